@@ -1,0 +1,39 @@
+# sanctions-watch: every target runs from ./.venv, which `make install` builds once.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test demo bench lint eval clean
+
+install: $(STAMP)
+
+# Rebuilt only when pyproject.toml changes, so `make install` is a no-op when up to date.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/pipeline run
+
+test: install
+	$(BIN)/pytest -q
+
+demo: install
+	$(BIN)/python -m demo
+
+bench: install
+	$(BIN)/python -m bench
+
+eval: install
+	$(BIN)/python -m pipeline.evaluate
+
+lint: install
+	$(BIN)/ruff check pipeline storage tests bench demo
+	$(BIN)/ruff format --check pipeline storage tests bench demo
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,196 @@
+"""Load and validate feeds.yaml.
+
+Every problem becomes one ``ConfigError`` line naming the key path and the offending value,
+e.g. ``feeds.yaml: feeds[2].interval: '15x' is not a duration (use 90s, 15m, 2h or 1d)``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from pipeline.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = "feeds.yaml"
+CONFIG_ENV = "PIPELINE_CONFIG"
+DATABASE_ENV = "PIPELINE_DATABASE_URL"
+SHIPPED_WATCHLIST = Path(__file__).with_name("watchlist.yaml")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: object) -> float:
+    """'90s', '15m', '2h', '1d' or a number of seconds -> seconds (> 0)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration (use 90s, 15m, 2h or 1d)")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration (use 90s, 15m, 2h or 1d)")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"{value!r} must be longer than zero")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FetchSettings(_Strict):
+    concurrency: int = Field(32, ge=1, le=1000)
+    per_host: int = Field(2, ge=1, le=100)
+    timeout: float = Field(20.0, gt=0, le=600)  # seconds, connect + read
+    deadline: float = Field(60.0, gt=0, le=3600)  # seconds, a whole request incl. redirects
+    max_bytes: int = Field(10_000_000, ge=1024)
+    max_redirects: int = Field(5, ge=0, le=20)
+    user_agent: str = "sanctions-watch/0.1 (+https://github.com/sanctions-watch/sanctions-watch)"
+    allow_private_addresses: bool = False
+    max_entries_per_poll: int = Field(500, ge=1)
+    extract_workers: int | None = Field(None, ge=0, le=64)  # None = one per core; 0 = in-process
+
+
+class ScheduleSettings(_Strict):
+    interval: Duration = 900.0  # default poll interval per feed
+    tick: Duration = 5.0  # how often the daemon looks for due feeds
+    jitter: float = Field(0.1, ge=0, le=1)  # +- share of the interval, spreads polls out
+    max_backoff: Duration = 6 * 3600.0  # cap of the failure backoff
+    failing_after: int = Field(5, ge=1)  # consecutive failures before a feed shows `failing`
+    lease: Duration = 600.0  # a claimed feed poll expires after this (crashed worker)
+
+
+class DedupSettings(_Strict):
+    threshold: float = Field(0.7, gt=0, le=1)  # estimated Jaccard to call a near-duplicate
+    min_words: int = Field(50, ge=1)  # shorter texts use exact hash + title only
+
+
+class FeedConfig(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    url: AnyHttpUrl
+    interval: Duration | None = None
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _strip_name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class Config(_Strict):
+    database: str = "sqlite:///data/pipeline.db"
+    watchlist: Path = SHIPPED_WATCHLIST
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
+    feeds: list[FeedConfig] = Field(default_factory=list)
+
+    @field_validator("database")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql")):
+            raise ValueError(f"{value!r} is not a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_feed_names(self) -> Config:
+        seen: set[str] = set()
+        for index, feed in enumerate(self.feeds):
+            if feed.name in seen:
+                raise ValueError(f"feeds[{index}].name: duplicate feed name {feed.name!r}")
+            seen.add(feed.name)
+        return self
+
+    def interval_for(self, feed: FeedConfig) -> float:
+        return feed.interval if feed.interval is not None else self.schedule.interval
+
+
+def resolve_config_path(cli_path: str | None) -> Path:
+    return Path(cli_path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: Path) -> Config:
+    """Read, validate and return the config; raise ConfigError with one clear line."""
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        raw = yaml.safe_load(raw_text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, not {type(raw).__name__}")
+    env_database = os.environ.get(DATABASE_ENV)
+    if env_database:
+        raw["database"] = env_database
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_first_error(exc, raw)}") from None
+    return _resolve_paths(config, path)
+
+
+def _resolve_paths(config: Config, path: Path) -> Config:
+    # A relative watchlist path is relative to the config file; the shipped one stays absolute.
+    if config.watchlist.is_absolute():
+        return config
+    return config.model_copy(update={"watchlist": (path.parent / config.watchlist)})
+
+
+def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
+    error = exc.errors()[0]
+    location = error["loc"]
+    key_path = _format_key_path(location)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"{key_path}: unknown key (check the spelling; see the README's config reference)"
+    if not location:  # model-level validators carry their own key path in the message
+        return message
+    value = _value_at(raw, location)
+    return f"{key_path}: {message} (got {value!r})"
+
+
+def _format_key_path(location: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _value_at(raw: object, location: tuple[int | str, ...]) -> object:
+    value = raw
+    for part in location:
+        try:
+            value = value[part]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value

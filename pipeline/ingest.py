@@ -1,0 +1,356 @@
+"""One feed poll, end to end: fetch feed -> parse -> new entries -> fetch page -> extract ->
+dedup -> match -> store. One poll is the unit of failure: whatever goes wrong is recorded
+against the feed (or counted against the entry) and never escapes to the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pipeline import backoff
+from pipeline.config import Config
+from pipeline.dedup import content_hash
+from pipeline.errors import (
+    ExtractionError,
+    FeedParseError,
+    FetchError,
+    HTTPStatusError,
+    InvalidURLError,
+    PipelineError,
+)
+from pipeline.extract import EXTRACTOR_VERSION
+from pipeline.extractor_pool import PageExtractor
+from pipeline.feeds import parse_feed
+from pipeline.fetch import Fetcher
+from pipeline.match import Matcher
+from pipeline.records import ArticleDraft, ExtractedPage, FeedEntry, FetchedResponse, TextSource
+from pipeline.urls import canonicalize
+from storage.repository import FeedToPoll, PollRecord, Repository
+
+log = logging.getLogger("pipeline.ingest")
+
+EntryStatus = Literal["stored", "duplicate", "known", "error", "skipped"]
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+@dataclass(slots=True)
+class EntryResult:
+    status: EntryStatus
+    new_flags: int = 0
+
+
+@dataclass(slots=True)
+class PollCounts:
+    entries: int = 0
+    new: int = 0
+    duplicates: int = 0
+    flagged: int = 0
+    errors: int = 0
+    skipped: int = 0
+
+    def add(self, result: EntryResult) -> None:
+        if result.status in ("stored", "duplicate"):
+            self.new += 1
+        if result.status in ("duplicate", "known"):
+            self.duplicates += 1
+        if result.status == "error":
+            self.errors += 1
+        if result.status == "skipped":
+            self.skipped += 1
+        self.flagged += result.new_flags
+
+
+@dataclass(frozen=True, slots=True)
+class EntryLink:
+    entry: FeedEntry
+    link: str
+    canonical_url: str
+
+
+class FeedPoller:
+    """Polls feeds with the worker's shared fetcher, extractor and matcher."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        repository: Repository,
+        fetcher: Fetcher,
+        extractor: PageExtractor,
+        matcher: Matcher,
+        worker: str,
+        stop: asyncio.Event,
+        clock: Callable[[], datetime],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.repository = repository
+        self.fetcher = fetcher
+        self.extractor = extractor
+        self.matcher = matcher
+        self.worker = worker
+        self.stop = stop
+        self.clock = clock
+        self.rng = rng or random.Random()
+        # Bounds the entries of one worker in flight at once (bodies held in memory).
+        self._entry_slots = asyncio.Semaphore(config.fetch.concurrency * 2)
+
+    async def poll(self, feed: FeedToPoll) -> PollRecord:
+        started_at, started = self.clock(), time.monotonic()
+        try:
+            response = await self.fetcher.fetch(
+                feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True
+            )
+        except FetchError as exc:
+            return self._failure(feed, started_at, started, exc)
+        if response.not_modified:
+            return self._success(feed, started_at, started, response, PollCounts(), "not_modified")
+        try:
+            parsed = parse_feed(
+                response.body, base_url=response.final_url, content_type=response.content_type
+            )
+        except FeedParseError as exc:
+            return self._failure(feed, started_at, started, exc, response)
+        entries = parsed.entries[: self.config.fetch.max_entries_per_poll]
+        counts = await self._ingest_entries(feed, entries)
+        outcome: Literal["ok", "interrupted"] = "interrupted" if counts.skipped else "ok"
+        return self._success(feed, started_at, started, response, counts, outcome)
+
+    async def _ingest_entries(self, feed: FeedToPoll, entries: list[FeedEntry]) -> PollCounts:
+        counts = PollCounts(entries=len(entries))
+        links: dict[str, EntryLink] = {}
+        for entry in entries:
+            try:
+                link = _entry_link(entry)
+            except InvalidURLError as exc:
+                log.warning("entry skipped: %s", exc, extra={"feed": feed.name, "stage": "feed"})
+                counts.errors += 1
+                continue
+            links.setdefault(link.canonical_url, link)  # one feed listing a link twice
+        known = self.repository.known_urls(links)
+        fresh = [link for url, link in links.items() if url not in known]
+        results = await asyncio.gather(*(self._ingest_guarded(feed, link) for link in fresh))
+        for result in results:
+            counts.add(result)
+        return counts
+
+    async def _ingest_guarded(self, feed: FeedToPoll, link: EntryLink) -> EntryResult:
+        async with self._entry_slots:
+            if self.stop.is_set():
+                return EntryResult("skipped")
+            try:
+                return await self._ingest_entry(feed, link)
+            except PipelineError as exc:
+                log.error(
+                    "entry failed: %s",
+                    exc,
+                    extra={"feed": feed.name, "url": link.link, "stage": "store"},
+                )
+                return EntryResult("error")
+
+    async def _ingest_entry(self, feed: FeedToPoll, link: EntryLink) -> EntryResult:
+        page, final_url, page_error = await self._fetch_page(link.link)
+        final_canonical = canonicalize(final_url) if final_url else None
+        redirected = final_canonical and final_canonical != link.canonical_url
+        if final_canonical and redirected and self.repository.known_urls([final_canonical]):
+            # The link redirects to an article we have: remember this link for it too.
+            self.repository.add_url_aliases(final_canonical, [link.canonical_url])
+            return EntryResult("known")
+        text, source = _choose_text(page, link.entry)
+        if not text:
+            log.warning(
+                "no text from the page (%s) nor the feed entry",
+                page_error or "empty",
+                extra={"feed": feed.name, "url": link.link, "stage": "extract"},
+            )
+            return EntryResult("error")
+        if page_error:
+            log.info(
+                "using the feed's text: %s",
+                page_error,
+                extra={"feed": feed.name, "url": link.link, "stage": "extract"},
+            )
+        draft = self._draft(feed, link, final_url, final_canonical, page, text, source)
+        outcome = await asyncio.to_thread(self.repository.store_article, draft, self.clock())
+        return EntryResult(outcome.status, outcome.new_flags)
+
+    async def _fetch_page(self, url: str) -> tuple[ExtractedPage | None, str | None, str | None]:
+        """(extracted page, final URL, why there is no page)."""
+        try:
+            response = await self.fetcher.fetch(url)
+        except FetchError as exc:
+            return None, None, f"{type(exc).__name__}: {exc}"
+        if not _is_html(response):
+            kind = response.content_type or "no content type"
+            return None, response.final_url, f"page is {kind}, not HTML"
+        try:
+            page = await self.extractor.extract(
+                response.body, url=response.final_url, content_type=response.content_type
+            )
+        except ExtractionError as exc:
+            return None, response.final_url, f"extraction: {exc}"
+        return page, response.final_url, None
+
+    def _draft(
+        self,
+        feed: FeedToPoll,
+        link: EntryLink,
+        final_url: str | None,
+        final_canonical: str | None,
+        page: ExtractedPage | None,
+        text: str,
+        source: TextSource,
+    ) -> ArticleDraft:
+        entry = link.entry
+        title = entry.title or (page.title if page and page.title else "")
+        published = entry.published or (page.published if page else None)
+        if published is not None and published > self.clock():
+            published = None  # a date in the future is a lie or a time zone bug
+        known_urls = [link.canonical_url]
+        if final_canonical:
+            known_urls.append(final_canonical)
+        page_canonical = _usable_canonical(page.canonical_url if page else None)
+        if page_canonical:
+            known_urls.append(page_canonical)
+        return ArticleDraft(
+            feed_id=feed.id,
+            url=link.link,
+            canonical_url=link.canonical_url,
+            final_url=final_url,
+            known_urls=list(dict.fromkeys(known_urls)),
+            guid=entry.guid,
+            title=title,
+            author=page.author if page else None,
+            published_at=published,
+            language=page.language if page else None,
+            text=text,
+            text_source=source,
+            content_hash=content_hash(f"{text}"),
+            extractor=page.extractor if page else "feed",
+            extractor_version=page.extractor_version if page else EXTRACTOR_VERSION,
+            matches=self.matcher.match(title, text),
+        )
+
+    # ---- poll outcomes -----------------------------------------------------------------------
+
+    def _success(
+        self,
+        feed: FeedToPoll,
+        started_at: datetime,
+        started: float,
+        response: FetchedResponse,
+        counts: PollCounts,
+        outcome: Literal["ok", "not_modified", "interrupted"],
+    ) -> PollRecord:
+        now = self.clock()
+        if outcome == "interrupted":  # come back soon for the entries we did not reach
+            next_poll = now
+        else:
+            next_poll = backoff.after_success(
+                now, feed.interval_seconds, self.config.schedule.jitter, self.rng
+            )
+        return PollRecord(
+            feed_id=feed.id,
+            worker=self.worker,
+            started_at=started_at,
+            duration_seconds=time.monotonic() - started,
+            outcome=outcome,
+            next_poll_at=next_poll,
+            status="ok",
+            consecutive_failures=0,
+            http_status=response.status,
+            bytes=len(response.body),
+            entries=counts.entries,
+            new_entries=counts.new,
+            duplicates=counts.duplicates,
+            flagged=counts.flagged,
+            errors=counts.errors,
+            etag=response.etag if response.status == 200 else feed.etag,
+            last_modified=response.last_modified if response.status == 200 else feed.last_modified,
+        )
+
+    def _failure(
+        self,
+        feed: FeedToPoll,
+        started_at: datetime,
+        started: float,
+        error: PipelineError,
+        response: FetchedResponse | None = None,
+    ) -> PollRecord:
+        failures = feed.consecutive_failures + 1
+        status_code = error.status if isinstance(error, HTTPStatusError) else None
+        retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
+        if status_code == 410:
+            status = "gone"  # the publisher says it is gone for good: stop polling
+        elif failures >= self.config.schedule.failing_after:
+            status = "failing"
+        else:
+            status = "ok"
+        now = self.clock()
+        return PollRecord(
+            feed_id=feed.id,
+            worker=self.worker,
+            started_at=started_at,
+            duration_seconds=time.monotonic() - started,
+            outcome="error",
+            next_poll_at=backoff.after_failure(
+                now,
+                interval=feed.interval_seconds,
+                failures=failures,
+                max_backoff=self.config.schedule.max_backoff,
+                jitter=self.config.schedule.jitter,
+                rng=self.rng,
+                retry_after=retry_after,
+            ),
+            status=status,
+            consecutive_failures=failures,
+            http_status=status_code or (response.status if response else None),
+            bytes=len(response.body) if response else 0,
+            errors=1,
+            error=f"{type(error).__name__}: {error}"[:1000],
+            etag=feed.etag,
+            last_modified=feed.last_modified,
+        )
+
+
+def _entry_link(entry: FeedEntry) -> EntryLink:
+    if not entry.link:
+        raise InvalidURLError(f"entry {entry.title[:60]!r} has no usable link")
+    return EntryLink(entry, entry.link, canonicalize(entry.link))
+
+
+def _is_html(response: FetchedResponse) -> bool:
+    content_type = (response.content_type or "").split(";")[0].strip().lower()
+    if content_type in HTML_TYPES:
+        return True
+    # Servers that send no or a generic type: look at the bytes.
+    head = response.body[:512].lstrip().lower()
+    return content_type in ("", "application/octet-stream", "text/plain") and head.startswith(
+        (b"<!doctype html", b"<html", b"<head", b"<body")
+    )
+
+
+def _choose_text(page: ExtractedPage | None, entry: FeedEntry) -> tuple[str, TextSource]:
+    if page is not None and page.text.strip():
+        return page.text.strip(), "page"
+    return (entry.content or entry.summary).strip(), "feed"
+
+
+def _usable_canonical(url: str | None) -> str | None:
+    """A page's canonical link, unless it points at a site's home page (some sites put the
+    home page on every article, which would make every article 'the same')."""
+    if not url:
+        return None
+    try:
+        canonical = canonicalize(url)
+    except InvalidURLError:
+        return None
+    return canonical if urlsplit(canonical).path not in ("", "/") else None

@@ -1,0 +1,189 @@
+"""The worker: shared resources, the tick that takes due feeds, clean shutdown.
+
+The database is the schedule: each feed row has `next_poll_at`. One APScheduler interval job
+(the tick) claims the due feeds with a lease and polls them concurrently; a feed's next poll is
+written back when its poll ends. The same code serves one worker or many.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from pipeline.clock import utcnow
+from pipeline.config import Config
+from pipeline.errors import PipelineError
+from pipeline.extractor_pool import PageExtractor
+from pipeline.fetch import Fetcher
+from pipeline.ingest import FeedPoller
+from pipeline.match import Matcher
+from pipeline.watchlist import load_watchlist
+from storage.db import Database
+from storage.repository import EntityRecord, FeedToPoll, PollRecord, Repository
+
+log = logging.getLogger("pipeline.scheduler")
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """One `pipeline run` process."""
+
+    def __init__(self, config: Config, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.config = config
+        self.clock = clock
+        self.id = worker_id()
+        self.stop = asyncio.Event()
+        self.db = Database(config.database)
+        self.repository = Repository(self.db)
+        self._in_flight: dict[int, asyncio.Task[PollRecord | None]] = {}
+
+    def prepare(self) -> Matcher:
+        """Bring the database up to date with the config and the watchlist."""
+        self.db.ensure_schema()
+        watchlist = load_watchlist(self.config.watchlist)
+        now = self.clock()
+        self.repository.sync_feeds(self.config.feeds, self.config.schedule.interval, now)
+        self.repository.sync_entities(
+            (
+                EntityRecord(
+                    id=entity.id,
+                    name=entity.name,
+                    kind=entity.kind,
+                    country=entity.country,
+                    programs=list(entity.programs),
+                    aliases=[*entity.strong_aliases, *entity.weak_aliases],
+                    source=entity.source,
+                )
+                for entity in watchlist.entities
+            ),
+            now,
+        )
+        return Matcher(watchlist)
+
+    async def run(self, *, once: bool) -> list[PollRecord]:
+        matcher = self.prepare()
+        _install_signal_handlers(self.stop)
+        extractor = PageExtractor(self.config.fetch.extract_workers)
+        try:
+            async with Fetcher(self.config.fetch) as fetcher:
+                poller = FeedPoller(
+                    config=self.config,
+                    repository=self.repository,
+                    fetcher=fetcher,
+                    extractor=extractor,
+                    matcher=matcher,
+                    worker=self.id,
+                    stop=self.stop,
+                    clock=self.clock,
+                )
+                if once:
+                    return await self._poll_all_once(poller)
+                await self._run_daemon(poller)
+                return []
+        finally:
+            extractor.close()
+            self.db.dispose()
+
+    async def _poll_all_once(self, poller: FeedPoller) -> list[PollRecord]:
+        feeds = self._claim(due_only=False, limit=len(self.config.feeds) or 1)
+        records = await asyncio.gather(*(self._poll_and_record(poller, feed) for feed in feeds))
+        return [record for record in records if record is not None]
+
+    async def _run_daemon(self, poller: FeedPoller) -> None:
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.add_job(
+            self._tick,
+            "interval",
+            args=[poller],
+            seconds=self.config.schedule.tick,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(tz=self.clock().tzinfo),
+        )
+        scheduler.start()
+        log.info("worker %s started with %d feeds", self.id, len(self.config.feeds))
+        await self.stop.wait()
+        log.info("stopping: letting %d feed polls finish", len(self._in_flight))
+        scheduler.shutdown(wait=False)
+        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+    async def _tick(self, poller: FeedPoller) -> None:
+        if self.stop.is_set():
+            return
+        free = max(self.config.fetch.concurrency - len(self._in_flight), 0)
+        if not free:
+            return
+        try:
+            feeds = self._claim(due_only=True, limit=free)
+        except PipelineError as exc:
+            log.error("cannot claim feeds: %s", exc, extra={"stage": "schedule"})
+            return
+        for feed in feeds:
+            task = asyncio.create_task(self._poll_and_record(poller, feed))
+            self._in_flight[feed.id] = task
+            task.add_done_callback(partial(self._forget, feed.id))
+
+    def _forget(self, feed_id: int, _task: object) -> None:
+        self._in_flight.pop(feed_id, None)
+
+    def _claim(self, *, due_only: bool, limit: int) -> list[FeedToPoll]:
+        now = self.clock()
+        return self.repository.claim_feeds(
+            now=now,
+            owner=self.id,
+            lease_until=now + timedelta(seconds=self.config.schedule.lease),
+            due_only=due_only,
+            limit=limit,
+        )
+
+    async def _poll_and_record(self, poller: FeedPoller, feed: FeedToPoll) -> PollRecord | None:
+        try:
+            record = await poller.poll(feed)
+            await asyncio.to_thread(self.repository.record_poll, record)
+        except Exception:  # one feed poll is the unit of failure: the worker goes on
+            log.exception("poll failed", extra={"feed": feed.name, "stage": "poll"})
+            await asyncio.to_thread(self.repository.release_feeds, [feed.id], self.id)
+            return None
+        _log_poll(feed, record)
+        return record
+
+
+def _log_poll(feed: FeedToPoll, record: PollRecord) -> None:
+    fields = {
+        "feed": feed.name,
+        "stage": "poll",
+        "outcome": record.outcome,
+        "entries": record.entries,
+        "new": record.new_entries,
+        "duplicates": record.duplicates,
+        "flagged": record.flagged,
+        "errors": record.errors,
+        "seconds": round(record.duration_seconds, 2),
+    }
+    message = (
+        f"{feed.name}: {record.outcome} entries={record.entries} new={record.new_entries} "
+        f"duplicates={record.duplicates} flagged={record.flagged} errors={record.errors} "
+        f"seconds={record.duration_seconds:.2f}"
+    )
+    if record.error:
+        fields["error"] = record.error
+        message += f" error={record.error}"
+    log.info(message, extra=fields)
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)

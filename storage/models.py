@@ -1,0 +1,166 @@
+"""The tables. Column by column documentation for downstream tools is in the README.
+
+All timestamps are UTC (stored without a zone). Uniqueness that matters for correctness under
+concurrency (one article per URL, one flag per story and entity) is enforced by constraints here,
+not only by checks in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+FEED_STATUSES = ("ok", "failing", "gone", "removed")
+FLAG_STATUSES = ("new", "relevant", "dismissed")
+
+
+def _utc(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class Feed(SQLModel, table=True):
+    __tablename__ = "feed"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    url: str
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="ok")  # ok | failing | gone | removed (no longer in feeds.yaml)
+    interval_seconds: float
+    etag: str | None = None
+    last_modified: str | None = None
+    next_poll_at: datetime = _utc(index=True)
+    last_attempt_at: datetime | None = _utc(default=None)
+    last_success_at: datetime | None = _utc(default=None)
+    last_new_item_at: datetime | None = _utc(default=None)
+    last_error: str | None = None
+    last_error_at: datetime | None = _utc(default=None)
+    consecutive_failures: int = 0
+    lease_owner: str | None = None  # the worker polling it now
+    lease_expires_at: datetime | None = _utc(default=None)
+    created_at: datetime = _utc()
+
+
+class FetchAttempt(SQLModel, table=True):
+    """One poll of one feed: the feed's history."""
+
+    __tablename__ = "fetch_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feed.id", index=True)
+    started_at: datetime = _utc()
+    duration_seconds: float
+    outcome: str  # ok | not_modified | error | interrupted
+    http_status: int | None = None
+    bytes: int = 0
+    entries: int = 0
+    new_entries: int = 0
+    duplicates: int = 0
+    flagged: int = 0
+    errors: int = 0
+    error: str | None = None
+    worker: str | None = None
+
+
+class Story(SQLModel, table=True):
+    """One story: the first-seen article plus every duplicate of it."""
+
+    __tablename__ = "story"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = ""
+    first_article_id: int | None = None  # the representative (first-seen) article
+    created_at: datetime = _utc()
+
+
+class Article(SQLModel, table=True):
+    __tablename__ = "article"
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feed.id", index=True)
+    story_id: int = Field(foreign_key="story.id", index=True)
+    duplicate_of: int | None = Field(default=None, foreign_key="article.id")
+    url: str
+    canonical_url: str = Field(unique=True)
+    final_url: str | None = None
+    guid: str | None = None
+    title: str = ""
+    author: str | None = None
+    published_at: datetime | None = _utc(default=None)
+    fetched_at: datetime = _utc(index=True)
+    language: str | None = None
+    text: str = Field(sa_type=Text)
+    text_source: str  # page | feed
+    content_hash: str = Field(index=True)
+    extractor: str
+    extractor_version: str
+
+
+class ArticleUrl(SQLModel, table=True):
+    """Every canonical URL known to lead to an article (link, redirect target, canonical link)."""
+
+    __tablename__ = "article_url"
+
+    url: str = Field(primary_key=True)
+    article_id: int = Field(foreign_key="article.id", index=True)
+
+
+class Entity(SQLModel, table=True):
+    """A watchlist item (synced from the watchlist file)."""
+
+    __tablename__ = "entity"
+
+    id: str = Field(primary_key=True)
+    name: str
+    kind: str
+    country: str | None = None
+    programs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    source: str = ""
+    updated_at: datetime = _utc()
+
+
+class Flag(SQLModel, table=True):
+    """One flag per (story, entity): the unit analysts review."""
+
+    __tablename__ = "flag"
+    __table_args__ = (
+        UniqueConstraint("story_id", "entity_id", name="uq_flag_story_entity"),
+        Index("ix_flag_status_created", "status", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    story_id: int = Field(foreign_key="story.id")
+    entity_id: str = Field(foreign_key="entity.id", index=True)
+    article_id: int = Field(foreign_key="article.id", index=True)  # the copy that matched
+    matched: str
+    snippet: str = Field(sa_type=Text)
+    mentions: int
+    score: float = 1.0
+    rule: str = ""
+    why: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    offsets: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="new")  # new | relevant | dismissed
+    note: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = _utc(default=None)
+    created_at: datetime = _utc()
+
+
+class FlagReview(SQLModel, table=True):
+    """Audit trail: every status change of a flag."""
+
+    __tablename__ = "flag_review"
+
+    id: int | None = Field(default=None, primary_key=True)
+    flag_id: int = Field(foreign_key="flag.id", index=True)
+    from_status: str
+    to_status: str
+    note: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime = _utc()

@@ -1,0 +1,63 @@
+"""Shared fixtures: a loopback site, a config file with its own SQLite database, a runner."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pipeline.config import Config, load_config
+from tests.db_engines import ENGINES, database_url
+from tests.site import Site, serve
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    with serve() as running:
+        yield running
+
+
+@pytest.fixture(params=ENGINES)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database URL, once on SQLite and once on PostgreSQL."""
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'pipeline.db'}"
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, database: str) -> Callable[..., Path]:
+    """Write a feeds.yaml in tmp_path (database: SQLite and PostgreSQL in turn); article
+    servers on loopback are allowed unless told."""
+
+    def write(feeds: list[dict[str, Any]], **overrides: Any) -> Path:
+        fetch = {"allow_private_addresses": True, "extract_workers": 0, "timeout": 5}
+        fetch.update(overrides.pop("fetch", {}))
+        document = {
+            "database": database,
+            "fetch": fetch,
+            "schedule": {"interval": "15m"},
+            "feeds": feeds,
+            **overrides,
+        }
+        path = tmp_path / "feeds.yaml"
+        path.write_text(yaml.safe_dump(document), encoding="utf-8")
+        return path
+
+    return write
+
+
+def run_once(config_path: Path) -> list[Any]:
+    """One `pipeline run --once` round in this process."""
+    from pipeline.scheduler import Worker
+
+    config: Config = load_config(config_path)
+    return asyncio.run(Worker(config).run(once=True))
