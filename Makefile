@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test demo bench lint eval clean
+.PHONY: install run test demo bench lint eval eval-extraction clean
 
 install: $(STAMP)
 
@@ -29,6 +29,9 @@ bench: install
 
 eval: install
 	$(BIN)/python -m pipeline.evaluate
+
+eval-extraction: install
+	$(BIN)/python -m pipeline.eval_extraction
 
 lint: install
 	$(BIN)/ruff check pipeline storage tests bench demo

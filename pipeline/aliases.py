@@ -2,8 +2,9 @@
 
 Each alias is classified once, when a ``Matcher`` is built:
 
-- **acronym**: a single word of at most 5 letters ("NDC"). Always treated as a weak alias,
-  whatever the list says; it must appear in capitals in the article.
+- **acronym**: a single word of at most 3 letters, or of 4-5 letters without a vowel ("NDC",
+  "NSDC"). Always treated as a weak alias, whatever the list says; it must appear in capitals
+  in the article.
 - **common-words**: every significant word (not a small word like "and", not a legal form, not
   a prefix like "M/s") is an everyday English word from ``common_words.yaml`` or a closed
   compound of two such words ("Rockside" = rock + side). With at most two significant words
@@ -11,7 +12,8 @@ Each alias is classified once, when a ``Matcher`` is built:
   capitals) AND be corroborated by context. With three or more ("National Development
   Complex") it must appear in title case or capitals, and flags on its own if strong.
 - **distinctive**: everything else ("Akhtar and Sons Private Limited"). A strong distinctive
-  alias flags on its own, in any case; a weak one needs title case and confirmation.
+  alias of two or more words flags on its own, in any case; a weak one, or one of a single
+  word ("Salina", a vessel; "Taliban"), needs title case and confirmation.
 
 Person names need at least two words (single words never match), must appear in title case,
 and "LAST, First Middle" also matches as "First Middle Last" and "First Last".
@@ -38,7 +40,8 @@ from pipeline.normalize import COMMA, Normalizer, fold_plain
 RULES_PATH = Path(__file__).with_name("aliases.yaml")
 COMMON_WORDS_PATH = Path(__file__).with_name("common_words.yaml")
 
-MAX_ACRONYM_LETTERS = 5
+MAX_ACRONYM_LETTERS = 5  # longer single words are never acronyms
+MAX_SHORT_ACRONYM = 3  # up to this length any single word is an acronym; longer need no vowel
 MAX_COMMON_WORDS_NEEDING_CONTEXT = 2
 MIN_COMPOUND_PART = 3  # "rockside" = "rock" + "side"; parts shorter than this do not count
 MIN_PLURAL_BASE = 3
@@ -122,11 +125,11 @@ class RuleSet:
         name_class = self.classify(base)
         if name_class == "acronym":
             return [NameForm(" ".join(base), alias, "weak", "acronym", "upper", True)]
-        needs_context = strength == "weak" or name_class == "common-words"
-        # Strong distinctive names match in any case; names of everyday words only in title case.
-        plain = (
-            strength == "strong" and name_class == "distinctive" and not self.is_all_common(base)
-        )
+        single_word = len(self.significant(base)) == 1
+        needs_context = strength == "weak" or name_class == "common-words" or single_word
+        # Strong distinctive names match in any case; names of everyday words, single words
+        # and weak aliases only in title case (or capitals).
+        plain = not needs_context and not self.is_all_common(base)
         case_rule: CaseRule = "any" if plain else "title"
         keys = self._organisation_keys(base, words[len(base) :], suffix_group)
         return [
@@ -135,7 +138,7 @@ class RuleSet:
 
     def classify(self, words: list[str]) -> NameClass:
         significant = self.significant(words)
-        if len(words) == 1 and words[0].isalpha() and len(words[0]) <= MAX_ACRONYM_LETTERS:
+        if len(words) == 1 and _looks_like_acronym(words[0]):
             return "acronym"
         if all(self.is_common(word) for word in significant) and (
             len(significant) <= MAX_COMMON_WORDS_NEEDING_CONTEXT
@@ -203,7 +206,7 @@ class RuleSet:
         self, base: list[str], suffix: list[str], group: int | None
     ) -> list[str]:
         endings = [suffix] if group is None else [list(form) for form in self._legal_groups[group]]
-        bases = [base] + [base[:-1] + [plural] for plural in self.plural_forms(base[-1])]
+        bases = [base] + [[*base[:-1], plural] for plural in self.plural_forms(base[-1])]
         keys = [" ".join(b + e) for b in bases for e in endings]
         return list(dict.fromkeys(keys))
 
@@ -223,8 +226,15 @@ class RuleSet:
         return [NameForm(key, alias, strength, name_class, "title", needs_context) for key in keys]
 
 
+def _looks_like_acronym(word: str) -> bool:
+    """'ndc', 'bnc', 'nsdc' but not 'hamas' or 'iami': lists write everything in capitals."""
+    if not word.isalpha() or len(word) > MAX_ACRONYM_LETTERS:
+        return False
+    return len(word) <= MAX_SHORT_ACRONYM or not any(v in word for v in "aeiou")
+
+
 def _person_variants(alias: str) -> list[str]:
-    """'LAST, First Middle' -> itself, 'First Middle LAST', 'First LAST'; else itself and 'First Last'."""
+    """'LAST, First Middle' -> also 'First Middle LAST' and 'First LAST'; else also 'First Last'."""
     if "," in alias:
         last, _, given = alias.partition(",")
         given_words = given.split()

@@ -160,21 +160,21 @@ def feeds_list(fmt: Annotated[ListFormat, typer.Option("--format")] = ListFormat
         print(output.render_json(feeds))
         return
     columns = [
-        ("feed", {"max_width": 20, "overflow": "ellipsis", "no_wrap": True}),
+        ("feed", _clipped(16)),
         ("status", {"no_wrap": True}),
         ("last success", {"no_wrap": True}),
         ("next poll", {"no_wrap": True}),
         ("arts", {"justify": "right", "no_wrap": True}),
         ("flags", {"justify": "right", "no_wrap": True}),
-        ("last error", {"ratio": 1, "min_width": 8, "overflow": "ellipsis", "no_wrap": True}),
+        ("last error", _clipped(max(stdout.width - 62, 8))),
     ]
     rows = [
         [
             feed["name"],
             feed["status"]
             + (f" ({feed['consecutive_failures']}x)" if feed["consecutive_failures"] else ""),
-            output.short_time(feed["last_success_at"]),
-            output.short_time(feed["next_poll_at"]),
+            output.compact_time(feed["last_success_at"]),
+            output.compact_time(feed["next_poll_at"]),
             feed["articles"],
             feed["flags"],
             feed["last_error"] or "-",
@@ -229,10 +229,10 @@ def flags_list(
     else:
         columns = [
             ("id", {"justify": "right", "no_wrap": True}),
-            ("entity", {"max_width": 24, "overflow": "ellipsis", "no_wrap": True}),
+            ("entity", _clipped(22)),
             ("status", {"min_width": 9, "no_wrap": True}),
-            ("feed", {"max_width": 14, "overflow": "ellipsis", "no_wrap": True}),
-            ("title", {"ratio": 1, "min_width": 12, "overflow": "ellipsis", "no_wrap": True}),
+            ("feed", _clipped(12)),
+            ("title", _clipped(max(stdout.width - 56, 12))),
             ("n", {"justify": "right", "no_wrap": True}),
         ]
         rows = [
@@ -312,18 +312,18 @@ def articles_list(
         print(output.render_json(articles))
         return
     columns = [
-        ("id", {"justify": "right", "no_wrap": True}),
-        ("feed", {"max_width": 14, "overflow": "ellipsis", "no_wrap": True}),
+        ("id", {"justify": "right", "no_wrap": True, "min_width": 3}),
+        ("feed", _clipped(14)),
         ("fetched", {"no_wrap": True}),
-        ("src", {"no_wrap": True}),
+        ("src", {"no_wrap": True, "min_width": 4}),
         ("dup of", {"justify": "right", "no_wrap": True}),
-        ("title", {"ratio": 1, "min_width": 12, "overflow": "ellipsis", "no_wrap": True}),
+        ("title", _clipped(max(stdout.width - 48, 12))),
     ]
     rows = [
         [
             a["id"],
             a["feed"],
-            output.short_time(a["fetched_at"]),
+            output.compact_time(a["fetched_at"]),
             a["text_source"],
             a["duplicate_of"],
             a["title"],
@@ -401,6 +401,11 @@ def _since(value: str | None) -> datetime | None:
     except ValueError:
         _fail(f"--since: {value!r} is not an ISO date (2025-01-31) or a span (2d, 12h)", 2)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _clipped(width: int) -> dict[str, Any]:
+    """A column cut to `width` with an ellipsis, so tables fit an 80-column terminal."""
+    return {"max_width": width, "overflow": "ellipsis", "no_wrap": True}
 
 
 def _highlighted(document: str, offsets: list[list[int]]) -> Any:

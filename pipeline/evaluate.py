@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("eval_dir", nargs="?", type=Path, default=DEFAULT_EVAL_DIR)
     parser.add_argument("--watchlist", type=Path, default=SHIPPED_WATCHLIST)
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 110)  # piped: no wrapped names
     try:
         watchlist = load_watchlist(args.watchlist)
         report = evaluate(args.eval_dir, watchlist)

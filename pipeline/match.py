@@ -21,23 +21,33 @@ How a document is matched (the document is ``title + "\\n\\n" + text``):
    not a name of the entity ("National Democratic Congress (NDC)", "the National Defence
    College ... the NDC"): a run of capitalised words whose initials are the acronym), that
    acronym is never a mention in this document.
-6. **Strong names flag on their own**: distinctive strong aliases, strong names of three or more
-   everyday words in title case, legal references. Rule ``strong-alias`` / ``legal-reference``,
-   score 1.0.
-7. **Conditional names only confirm**: weak aliases, acronyms, and names of one or two everyday
-   words ("Affiliates International", "Rockside Enterprise"). They are accepted
+6. **Strong names flag on their own**: distinctive strong aliases of two or more words (in any
+   case), strong names of three or more everyday words (in title case), legal references.
+   Rule ``strong-alias`` / ``legal-reference``, score 1.0.
+7. **Conditional names only confirm**: weak aliases, acronyms, names of one or two everyday
+   words ("Affiliates International", "Rockside Enterprise") and any single-word name ("Salina",
+   a vessel). They are accepted
    - when the same document has an accepted strong name of the same entity
-     (``weak-alias+strong-name``, score 0.95), or
-   - on corroborating context (``weak-alias+context`` / ``common-words+context``), counted as
-     distinct terms within 60 words either side of any of the entity's mentions:
-       identifiers (tax id) anywhere in the document   3
-       the entity's ``context`` words, address parts     2   (street, building, area)
-       another watchlist entity accepted on a strong name, anywhere in the document   2
-       the city of an address, the country's names       1
-       sanctions and programme vocabulary                1 each, at most 2 together
+     (``weak-alias+strong-name``, ``common-words+strong-name``; score 0.95), or
+   - on corroborating context (``weak-alias+context``, ``common-words+context``,
+     ``single-word+context``; score 0.55-0.9), counted as distinct terms found within 60 words
+     either side of any of the entity's mentions (words of the name itself never count):
+
+       identifier values (tax id) anywhere in the document                       3
+       the entity's ``context`` words; address parts (street, building, area)    2
+       another watchlist entity of the same programme or country, accepted in
+         the document (strong names first, then names confirmed by context)      2
+       the city of an address (the last address part before the country)        1
+       the country's names (from the ``countries`` table of aliases.yaml)        1
+       sanctions vocabulary and the programme's vocabulary (aliases.yaml)        1 each, <= 2
+
      against the entity's ``negative_context`` terms in the same windows (1 each). Accepted
-     when the evidence is at least 2 and greater than the negative count; one sense per
-     document, so all the entity's conditional mentions are accepted together. Score 0.55-0.9.
+     when (a) the evidence WITHOUT the country's names is at least 2 - the country is named
+     everywhere in its own press, so "Pakistani" + "sanctions" is not enough; (b) the whole
+     evidence is greater than the negative count; (c) a name of one ambiguous word (an
+     acronym, one everyday word) also has an entity-specific term or a related watchlist
+     entity, not only sanctions or programme vocabulary. One sense per document: all the
+     entity's conditional mentions are accepted together.
    The context terms are found by the same automaton pass.
 
 Every EntityMatch records the offsets of each accepted mention in the original document, the
@@ -335,9 +345,13 @@ class Matcher:
             original = document.text[token.start : token.end]
             if candidate.case_rule == "upper" and not original.isupper():
                 return False
-            if candidate.case_rule == "title" and token.text not in self._rules.legal_words:
-                if not (original[0].isupper() or original[0].isdigit()):
-                    return False
+            lower = not (original[0].isupper() or original[0].isdigit())
+            if (
+                candidate.case_rule == "title"
+                and lower
+                and token.text not in self._rules.legal_words
+            ):
+                return False
         return True
 
     def _drop_acronyms_defined_otherwise(
@@ -383,7 +397,7 @@ class Matcher:
                 if entity in confirmed:
                     continue
                 evidence[entity] = self._evidence(entity, found, hits, confirmed)
-                if evidence[entity].accepts(all(c.first == c.last for c in found)):
+                if evidence[entity].accepts(all(_single_ambiguous_word(c) for c in found)):
                     accepted_now.add(entity)
             confirmed |= accepted_now
         return [
@@ -487,6 +501,11 @@ def _aliases(entity: WatchlistEntity) -> list[tuple[str, Strength]]:
     return strong + [(name, "weak") for name in entity.weak_aliases]
 
 
+def _single_ambiguous_word(candidate: _Candidate) -> bool:
+    """An acronym or one everyday word: only entity-specific context confirms it."""
+    return candidate.first == candidate.last and candidate.name_class != "distinctive"
+
+
 def _haystack(tokens: list[Token]) -> tuple[str, list[int]]:
     """The normalised words joined by single spaces (with a space at both ends) and where each
     word starts in it: a form " k1 k2 " found there is a run of whole words."""
@@ -509,7 +528,7 @@ def _longest(candidates: list[_Candidate]) -> list[_Candidate]:
     return [
         c
         for c in best.values()
-        if not any(f <= c.first and c.last <= l and (f, l) != (c.first, c.last) for f, l in spans)
+        if not any(a <= c.first and c.last <= b and (a, b) != (c.first, c.last) for a, b in spans)
     ]
 
 
@@ -541,16 +560,23 @@ def _initials_run(
 
 
 def _rule_and_score(first: _Candidate, evidence: _Evidence | None) -> tuple[str, float]:
+    """The rule that allowed the flag, named after its first mention, and a score in 0..1."""
     if evidence is None:  # the entity has a strong name in the document
         if first.name_class == "legal-reference":
             return "legal-reference", 1.0
         if not first.needs_context:
             return "strong-alias", 1.0
-        prefix = "common-words" if first.name_class == "common-words" else "weak-alias"
-        return f"{prefix}+strong-name", 0.95
-    prefix = "common-words" if first.name_class == "common-words" else "weak-alias"
+        return f"{_conditional_kind(first)}+strong-name", 0.95
     score = 0.5 + 0.1 * (evidence.score - evidence.negative)
-    return f"{prefix}+context", round(min(0.9, max(0.55, score)), 2)
+    return f"{_conditional_kind(first)}+context", round(min(0.9, max(0.55, score)), 2)
+
+
+def _conditional_kind(candidate: _Candidate) -> str:
+    if candidate.name_class == "common-words":
+        return "common-words"
+    if candidate.strength == "weak" or candidate.name_class == "acronym":
+        return "weak-alias"
+    return "single-word"
 
 
 def snippet(document: Document, start: int, end: int) -> str:
@@ -564,13 +590,11 @@ def snippet(document: Document, start: int, end: int) -> str:
     right = breaks[after] if after < len(breaks) else len(text)
     left, right = _widen(text, left, right)
     left, right = _cut(text, start, end, left, right)
+    left, right = _snap(text, left, right, start, end)
     body = f"{text[left:start]}«{text[start:end]}»{text[end:right]}"
-    folded = " ".join(body.split())
     opening = "…" if text[:left].strip() and text[:left].rstrip()[-1] not in ".!?" else ""
-    closing = (
-        "…" if text[right:].strip() and text[:right].rstrip()[-1:] not in (".", "!", "?") else ""
-    )
-    return f"{opening}{folded}{closing}"
+    closing = "…" if text[right:].strip() and text[:right].rstrip()[-1:] not in ".!?" else ""
+    return f"{opening}{' '.join(body.split())}{closing}"
 
 
 def _visible(text: str, left: int, right: int) -> int:
@@ -578,30 +602,28 @@ def _visible(text: str, left: int, right: int) -> int:
 
 
 def _widen(text: str, left: int, right: int) -> tuple[int, int]:
-    target = SNIPPET_MIN + 20  # snapping to whole words below may give a few characters back
+    target = SNIPPET_MIN + 20  # snapping to whole words gives a few characters back
     while _visible(text, left, right) < target and (left > 0 or right < len(text)):
         grow = (target - _visible(text, left, right)) // 2 + 1
         left, right = max(0, left - grow), min(len(text), right + grow)
-    return _snap(text, left, right)
+    return left, right
 
 
 def _cut(text: str, start: int, end: int, left: int, right: int) -> tuple[int, int]:
+    """Centre a window of at most 300 visible characters on the mention."""
     if _visible(text, left, right) <= SNIPPET_MAX:
         return left, right
     budget = max(0, SNIPPET_MAX - 10 - (end - start))
     new_left = max(left, start - budget // 2)
     new_right = min(right, end + budget - (start - new_left))
-    new_left = max(left, start - (budget - (new_right - end)))
-    return _snap(text, new_left, new_right, inward_limit=(start, end))
+    new_left = max(left, start - (budget - (new_right - end)))  # give unused room to the left
+    return new_left, new_right
 
 
-def _snap(
-    text: str, left: int, right: int, inward_limit: tuple[int, int] | None = None
-) -> tuple[int, int]:
-    """Move both ends inwards so that no word is cut (never past the mention)."""
-    stop_left, stop_right = inward_limit if inward_limit else (right, left)
-    while 0 < left < stop_left and text[left - 1].isalnum() and text[left].isalnum():
+def _snap(text: str, left: int, right: int, start: int, end: int) -> tuple[int, int]:
+    """Move both ends inwards to whitespace so that no word is cut, never into the mention."""
+    while 0 < left < start and not text[left - 1].isspace():
         left += 1
-    while stop_right < right < len(text) and text[right - 1].isalnum() and text[right].isalnum():
+    while end < right < len(text) and not text[right].isspace():
         right -= 1
     return left, right

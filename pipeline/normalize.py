@@ -130,13 +130,15 @@ class Normalizer:
                 tokens.append(Token("and", start, end))
             elif piece == ",":
                 tokens.append(Token(COMMA, start, end))
-            elif piece == "." and not self._ends_sentence(text, folded, found.end(), tokens, start):
-                continue
-            elif piece in _JOINERS and piece != ".":
+            elif piece == ".":
+                if self._ends_sentence(text, folded, found.end(), tokens, start):
+                    _append_barrier(tokens, start)
+                    breaks.append(end)
+            elif piece in _JOINERS:
                 continue
             else:
                 _append_barrier(tokens, start)
-                if piece == "." or piece in _SENTENCE_ENDS:
+                if piece in _SENTENCE_ENDS:
                     breaks.append(end)
         return Document(text, self._drop_commas_before_legal_forms(tokens), breaks)
 

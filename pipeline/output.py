@@ -58,6 +58,11 @@ def short_time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
+def compact_time(value: datetime | None) -> str:
+    """Month, day and time: enough for a table cell that must fit an 80-column terminal."""
+    return value.strftime("%m-%d %H:%M") if value else "-"
+
+
 def print_table(
     console: Console,
     title: str,
@@ -65,7 +70,14 @@ def print_table(
     rows: list[list[Any]],
 ) -> None:
     # No vertical borders: every column of an 80-column terminal goes to the data.
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+        show_edge=False,
+    )
     for header, options in columns:
         table.add_column(header, **options)
     for row in rows:
