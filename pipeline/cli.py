@@ -161,12 +161,12 @@ def feeds_list(fmt: Annotated[ListFormat, typer.Option("--format")] = ListFormat
         return
     columns = [
         ("feed", _clipped(16)),
-        ("status", {"no_wrap": True}),
-        ("last success", {"no_wrap": True}),
-        ("next poll", {"no_wrap": True}),
-        ("arts", {"justify": "right", "no_wrap": True}),
-        ("flags", {"justify": "right", "no_wrap": True}),
-        ("last error", _clipped(max(stdout.width - 62, 8))),
+        ("status", {"no_wrap": True, "min_width": 7}),
+        ("success", {"no_wrap": True, "min_width": 11}),
+        ("next poll", {"no_wrap": True, "min_width": 11}),
+        ("arts", {"justify": "right", "no_wrap": True, "min_width": 4}),
+        ("flags", {"justify": "right", "no_wrap": True, "min_width": 5}),
+        ("last error", _clipped(max(stdout.width - 64, 8))),
     ]
     rows = [
         [

@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import yaml
 from pydantic import (
     AnyHttpUrl,
     BaseModel,
@@ -24,6 +23,7 @@ from pydantic import (
 )
 
 from pipeline.errors import ConfigError
+from pipeline.yamlfile import describe_validation_error, read_mapping
 
 DEFAULT_CONFIG_PATH = "feeds.yaml"
 CONFIG_ENV = "PIPELINE_CONFIG"
@@ -132,30 +132,14 @@ def resolve_config_path(cli_path: str | None) -> Path:
 
 def load_config(path: Path) -> Config:
     """Read, validate and return the config; raise ConfigError with one clear line."""
-    try:
-        raw_text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        raw = yaml.safe_load(raw_text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping, not {type(raw).__name__}")
+    raw = read_mapping(path, empty_ok=True)
     env_database = os.environ.get(DATABASE_ENV)
     if env_database:
         raw["database"] = env_database
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_first_error(exc, raw)}") from None
+        raise ConfigError(f"{path}: {describe_validation_error(exc, raw)}") from None
     return _resolve_paths(config, path)
 
 
@@ -164,33 +148,3 @@ def _resolve_paths(config: Config, path: Path) -> Config:
     if config.watchlist.is_absolute():
         return config
     return config.model_copy(update={"watchlist": (path.parent / config.watchlist)})
-
-
-def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
-    error = exc.errors()[0]
-    location = error["loc"]
-    key_path = _format_key_path(location)
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        return f"{key_path}: unknown key (check the spelling; see the README's config reference)"
-    if not location:  # model-level validators carry their own key path in the message
-        return message
-    value = _value_at(raw, location)
-    return f"{key_path}: {message} (got {value!r})"
-
-
-def _format_key_path(location: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in location:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
-def _value_at(raw: object, location: tuple[int | str, ...]) -> object:
-    value = raw
-    for part in location:
-        try:
-            value = value[part]  # type: ignore[index]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return value

@@ -16,7 +16,7 @@ from pipeline.config import Config
 from pipeline.match import Matcher
 from pipeline.watchlist import load_watchlist
 from storage.db import Database
-from storage.repository import EntityRecord, Repository
+from storage.repository import Repository
 
 BATCH = 200
 
@@ -27,21 +27,7 @@ def rescan_articles(config: Config, since: datetime | None, console: Console) ->
         database.ensure_schema()
         repository = Repository(database)
         watchlist = load_watchlist(config.watchlist)
-        repository.sync_entities(
-            (
-                EntityRecord(
-                    id=entity.id,
-                    name=entity.name,
-                    kind=entity.kind,
-                    country=entity.country,
-                    programs=list(entity.programs),
-                    aliases=[*entity.strong_aliases, *entity.weak_aliases],
-                    source=entity.source,
-                )
-                for entity in watchlist.entities
-            ),
-            utcnow(),
-        )
+        repository.sync_watchlist(watchlist, utcnow())
         matcher = Matcher(watchlist)
         total = repository.count_articles(since)
         added = 0

@@ -28,7 +28,7 @@ from pipeline.ingest import FeedPoller
 from pipeline.match import Matcher
 from pipeline.watchlist import load_watchlist
 from storage.db import Database
-from storage.repository import EntityRecord, FeedToPoll, PollRecord, Repository
+from storage.repository import FeedToPoll, PollRecord, Repository
 
 log = logging.getLogger("pipeline.scheduler")
 
@@ -55,21 +55,7 @@ class Worker:
         watchlist = load_watchlist(self.config.watchlist)
         now = self.clock()
         self.repository.sync_feeds(self.config.feeds, self.config.schedule.interval, now)
-        self.repository.sync_entities(
-            (
-                EntityRecord(
-                    id=entity.id,
-                    name=entity.name,
-                    kind=entity.kind,
-                    country=entity.country,
-                    programs=list(entity.programs),
-                    aliases=[*entity.strong_aliases, *entity.weak_aliases],
-                    source=entity.source,
-                )
-                for entity in watchlist.entities
-            ),
-            now,
-        )
+        self.repository.sync_watchlist(watchlist, now)
         return Matcher(watchlist)
 
     async def run(self, *, once: bool) -> list[PollRecord]:
@@ -123,20 +109,25 @@ class Worker:
         if self.stop.is_set():
             return
         free = max(self.config.fetch.concurrency - len(self._in_flight), 0)
-        if not free:
-            return
         try:
-            feeds = self._claim(due_only=True, limit=free)
+            self._renew_leases()
+            feeds = self._claim(due_only=True, limit=free) if free else []
         except PipelineError as exc:
             log.error("cannot claim feeds: %s", exc, extra={"stage": "schedule"})
             return
         for feed in feeds:
+            if feed.id in self._in_flight:  # our own poll, whose lease had lapsed: go on with it
+                continue
             task = asyncio.create_task(self._poll_and_record(poller, feed))
             self._in_flight[feed.id] = task
             task.add_done_callback(partial(self._forget, feed.id))
 
     def _forget(self, feed_id: int, _task: object) -> None:
         self._in_flight.pop(feed_id, None)
+
+    def _renew_leases(self) -> None:
+        lease_until = self.clock() + timedelta(seconds=self.config.schedule.lease)
+        self.repository.renew_leases(list(self._in_flight), self.id, lease_until)
 
     def _claim(self, *, due_only: bool, limit: int) -> list[FeedToPoll]:
         now = self.clock()

@@ -24,12 +24,13 @@ file, the key path and the value, e.g. ``watchlist.yaml: entities[2].kind: Input
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError
+from pipeline.yamlfile import describe_validation_error, read_mapping
 
 EntityKind = Literal["organisation", "person", "legal-reference"]
 
@@ -105,11 +106,11 @@ class Watchlist(BaseModel):
 
 def load_watchlist(path: Path) -> Watchlist:
     """Read and validate a watchlist file; raise ConfigError with the key path on a bad one."""
-    raw = _read_yaml(path)
+    raw = read_mapping(path)
     try:
         return Watchlist.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc, raw)}") from None
+        raise ConfigError(f"{path}: {describe_validation_error(exc, raw)}") from None
 
 
 def save_watchlist(watchlist: Watchlist, path: Path) -> None:
@@ -120,45 +121,3 @@ def save_watchlist(watchlist: Watchlist, path: Path) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write: {exc}") from None
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"{path}: YAML syntax error{where}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping with an 'entities' list")
-    return raw
-
-
-def _describe(exc: ValidationError, raw: dict[str, Any]) -> str:
-    error = exc.errors()[0]
-    location = tuple(error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if not location:  # model-level validators put the key path in the message
-        return message
-    key_path = ""
-    for part in location:
-        key_path += f"[{part}]" if isinstance(part, int) else (f".{part}" if key_path else part)
-    if error["type"] == "extra_forbidden":
-        return f"{key_path}: unknown key (check the spelling)"
-    return f"{key_path}: {message} (got {_value_at(raw, location)!r})"
-
-
-def _value_at(raw: object, location: tuple[int | str, ...]) -> object:
-    value = raw
-    for part in location:
-        try:
-            value = value[part]  # type: ignore[index]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return value

@@ -22,6 +22,7 @@ from sqlmodel import Session, SQLModel, col
 from pipeline.config import FeedConfig
 from pipeline.errors import NotFoundError, StorageError
 from pipeline.records import ArticleDraft, EntityMatch
+from pipeline.watchlist import Watchlist
 from storage.db import Database
 from storage.models import (
     Article,
@@ -170,6 +171,19 @@ class Repository:
                     row = session.get_one(Feed, feed_id)
                     claimed.append(_feed_to_poll(row))
         return claimed
+
+    def renew_leases(self, feed_ids: Iterable[int], owner: str, lease_until: datetime) -> None:
+        """Extend the leases `owner` still holds: a live worker's long poll is never taken
+        over; a dead worker stops renewing and its leases expire."""
+        ids = list(feed_ids)
+        if not ids:
+            return
+        with self._session() as session:
+            session.execute(
+                update(Feed)
+                .where(col(Feed.id).in_(ids), col(Feed.lease_owner) == owner)
+                .values(lease_expires_at=lease_until)
+            )
 
     def release_feeds(self, feed_ids: Iterable[int], owner: str) -> None:
         ids = list(feed_ids)
@@ -334,6 +348,24 @@ class Repository:
             return sum(_insert_flag(session, story_id, article_id, match, now) for match in matches)
 
     # ---- entities and flags ------------------------------------------------------------------
+
+    def sync_watchlist(self, watchlist: Watchlist, now: datetime) -> None:
+        """Make the entity table hold the watchlist's items (old ones stay: flags name them)."""
+        self.sync_entities(
+            (
+                EntityRecord(
+                    id=entity.id,
+                    name=entity.name,
+                    kind=entity.kind,
+                    country=entity.country,
+                    programs=list(entity.programs),
+                    aliases=[*entity.strong_aliases, *entity.weak_aliases],
+                    source=entity.source,
+                )
+                for entity in watchlist.entities
+            ),
+            now,
+        )
 
     def sync_entities(self, entities: Iterable[EntityRecord], now: datetime) -> None:
         with self._session() as session:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
@@ -281,3 +282,47 @@ def test_cli_views_and_exports(site: Site, make_config: Callable[..., Path]) -> 
     assert stats["articles"] == 1 and stats["flags_by_status"]["dismissed"] == 1
     missing = cli("--config", str(config), "flags", "show", "999")
     assert missing.exit_code == 1 and "no flag with id 999" in missing.stderr
+
+
+def test_rescan_after_watchlist_change_adds_only_new_flags(
+    site: Site, make_config: Callable[..., Path]
+) -> None:
+    site.add("/ndc", Page(article_html("US sanctions Pakistani missile body", NDC_STORY)))
+    site.add("/cricket", Page(article_html("Pakistan win series", CRICKET_STORY)))
+    publish(
+        site,
+        [
+            {"title": "US sanctions Pakistani missile body", "link": site.url("/ndc")},
+            {"title": "Pakistan win series", "link": site.url("/cricket")},
+        ],
+    )
+    watchlist_path = Path(__file__).parent.parent / "pipeline" / "watchlist.yaml"
+    watchlist = yaml.safe_load(watchlist_path.read_text())
+    config = make_config([{"name": "Test", "url": site.url("/feed.xml")}])
+    (config.parent / "watchlist.yaml").write_text(yaml.safe_dump(watchlist))
+    config.write_text(config.read_text() + "watchlist: watchlist.yaml\n")
+    run_once(config)
+    before = flags_json(config)
+    reviewed = before[0]["id"]
+    cli("--config", str(config), "flags", "review", str(reviewed), "--status", "dismissed")
+
+    watchlist["entities"].append(
+        {
+            "id": "test-ayub",
+            "name": "Saim Ayub Holdings",
+            "kind": "organisation",
+            "strong_aliases": ["Saim Ayub Holdings", "Saim Ayub"],
+            "source": "test",
+        }
+    )
+    (config.parent / "watchlist.yaml").write_text(yaml.safe_dump(watchlist))
+    result = cli("--config", str(config), "rescan")
+    again = cli("--config", str(config), "rescan")
+
+    assert result.exit_code == 0, result.output
+    assert "1 new flag" in result.stdout and "0 new flag" in again.stdout
+    after = {flag["id"]: flag for flag in flags_json(config)}
+    new = [flag for flag in after.values() if flag["entity_id"] == "test-ayub"]
+    assert len(new) == 1 and new[0]["url"] == site.url("/cricket")
+    assert len(after) == len(before) + 1
+    assert after[reviewed]["status"] == "dismissed"
