@@ -60,6 +60,7 @@ class PageTemplate:
     """A real page with a canonical-link slot in <head> and a sentence slot in the article."""
 
     page_id: str
+    words: int  # of the page's human-checked article text
     head: _Part  # up to and including <head ...>
     middle: _Part  # from there to the first paragraph's first word
     tail: _Part  # the rest of the page
@@ -100,6 +101,7 @@ def page_ids() -> list[str]:
     return sorted(json.loads((corpus_dir() / "ground-truth.json").read_text(encoding="utf-8")))
 
 
+@cache
 def ground_truth() -> dict[str, dict[str, str]]:
     truth: dict[str, dict[str, str]] = json.loads(
         (corpus_dir() / "ground-truth.json").read_text(encoding="utf-8")
@@ -126,6 +128,7 @@ def template(page_id: str, anchor: int) -> PageTemplate:
     meta = b'<meta charset="utf-8">'
     return PageTemplate(
         page_id=page_id,
+        words=len(ground_truth()[page_id]["articleBody"].split()),
         head=_part(html[:head_end] + meta, last=False),
         middle=_part(html[head_end:anchor], last=False),
         tail=_part(html[anchor:], last=True),

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -35,10 +36,12 @@ feeds_app = typer.Typer(no_args_is_help=True, help="Configured feeds and their h
 flags_app = typer.Typer(no_args_is_help=True, help="Watchlist flags and their review.")
 articles_app = typer.Typer(no_args_is_help=True, help="Stored articles.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+watchlist_app = typer.Typer(no_args_is_help=True, help="Watchlist files: import sanctions lists.")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(flags_app, name="flags")
 app.add_typer(articles_app, name="articles")
 app.add_typer(db_app, name="db")
+app.add_typer(watchlist_app, name="watchlist")
 
 stdout = Console(soft_wrap=False, highlight=False)
 
@@ -65,6 +68,12 @@ class FlagFormat(StrEnum):
 class ListFormat(StrEnum):
     table = "table"
     json = "json"
+
+
+class ImportFormat(StrEnum):
+    ofac_csv = "ofac-csv"
+    opensanctions_ftm = "opensanctions-ftm"
+    opensanctions_csv = "opensanctions-csv"
 
 
 class State:
@@ -351,6 +360,53 @@ def db_upgrade() -> None:
     stdout.print(f"database {redact(config.database)}: {before or 'empty'} -> {after}")
 
 
+# ---- watchlist ---------------------------------------------------------------------------------
+
+
+@watchlist_app.command("import")
+def watchlist_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="OFAC sdn.csv (alt.csv, add.csv beside it), FtM JSON lines or targets.simple.csv.",
+        ),
+    ],
+    fmt: Annotated[ImportFormat, typer.Option("--format", help="The file's format.")],
+    program: Annotated[
+        list[str] | None,
+        typer.Option(metavar="PROGRAM", help="Only this programme (NPWMD); repeatable."),
+    ] = None,
+    country: Annotated[
+        list[str] | None,
+        typer.Option(metavar="COUNTRY", help="Only this country (PK or Pakistan); repeatable."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(metavar="PATH", help="Watchlist file to write (default: the configured one)."),
+    ] = None,
+) -> None:
+    """Import a sanctions list into a watchlist file; a re-import updates, never duplicates."""
+    from pipeline.importers import import_list, resolve_target
+
+    config = _config()
+    target = _guard(lambda: resolve_target(config.watchlist, output))
+    outcome = _guard(
+        lambda: import_list(
+            file,
+            fmt.value,
+            target=target,
+            seed=config.watchlist,
+            programs=program or [],
+            countries=country or [],
+        )
+    )
+    for line in outcome.warnings():
+        print(f"warning: {line}", file=sys.stderr)
+    for line in outcome.summary(config.watchlist):
+        stdout.print(line, markup=False, soft_wrap=True)
+
+
 # ---- helpers -----------------------------------------------------------------------------------
 
 
@@ -383,7 +439,9 @@ def _guard(action: Callable[[], T]) -> T:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
+    # One line: SQLAlchemy's messages go on with the SQL, its parameters and a help link.
+    first_line = next((line for line in message.splitlines() if line.strip()), message)
+    print(f"error: {first_line}", file=sys.stderr)
     raise typer.Exit(code)
 
 

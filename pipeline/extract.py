@@ -1,22 +1,32 @@
 """HTML bytes -> the article's title, main text, author, date, language and canonical URL.
 
-trafilatura does the work. Options chosen by measurement on the 123 pages of
-``shared/corpora/news-pages`` (the benchmark's 4-token-shingle metric; see tests/test_extract.py):
-``favor_precision=True`` gave the best F1 (it also drops "trending"/"related" lists best);
-``fast=True`` and ``include_tables=False`` lost recall, ``favor_recall=True`` lost precision.
-A first line repeating the title is dropped from the text (the benchmark's bodies never
-start with the headline, and the title is stored on its own).
+The text comes from the extraction chain (pipeline.extract_chain): trafilatura
+(``favor_precision``, tables kept, comments dropped, chosen by measurement on
+``shared/corpora/news-pages``), with readability-lxml and the page's JSON-LD ``articleBody`` as
+second opinions when its answer looks weak. ``ExtractedPage.extractor`` records which method
+gave the text: ``trafilatura``, ``readability``, ``json-ld`` or ``trafilatura+readability``
+(trafilatura's text with boilerplate edges cut). A first line repeating a title is dropped
+(the benchmark's bodies never start with the headline, and the title is stored on its own).
+
+The fields prefer what the page declares (pipeline.extract_structured) over what is guessed:
+title = JSON-LD ``headline``, else ``og:title``, else trafilatura's; authors = JSON-LD
+``author`` names, else trafilatura's; date = JSON-LD ``datePublished``, else
+``article:published_time``, else htmldate (which reads <meta> and JSON data before the URL),
+never in the future and never before 1995 (placeholders like 0001-01-01).
 
 ``extract_page`` is a top-level function taking and returning picklable values, so it can run
 in a ``ProcessPoolExecutor``. It never lets a third-party exception escape: anything lxml,
-htmldate or trafilatura raises becomes ``ExtractionError``.
+htmldate or trafilatura raises becomes ``ExtractionError``; a failing readability leaves
+trafilatura's answer standing.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
+import logging
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
@@ -26,12 +36,35 @@ from trafilatura.settings import Document
 
 from pipeline.clock import as_utc, utcnow
 from pipeline.errors import ExtractionError
+from pipeline.extract_chain import (
+    FIRST_ANSWER_KEPT,
+    JSON_LD,
+    READABILITY,
+    TRAFILATURA,
+    ChainResult,
+    decide,
+    paragraph_words,
+    readability_text,
+    weak_signals,
+)
+from pipeline.extract_structured import StructuredData, read_structured
 from pipeline.records import ExtractedPage
 from pipeline.urls import is_http_url
 
+log = logging.getLogger(__name__)
+
 EXTRACTOR_NAME = "trafilatura"
 EXTRACTOR_VERSION: str = trafilatura.__version__
+# placeholders such as 0001-01-01 are not publication dates (htmldate's own lower bound)
+EARLIEST_DATE = datetime(1995, 1, 1, tzinfo=UTC)
 MIN_WORDS = 20  # fewer words than this is a teaser, a paywall or an error page, not an article
+# More elements than this and the page is refused: extraction time grows faster than the
+# element count (15 s for 40,000 links here), and articles come nowhere near it (the 123 pages
+# of shared/corpora/news-pages have at most 1,737 tags).
+MAX_ELEMENTS = 20_000
+# <script>/<style> bodies longer than this are emptied before parsing: libxml2 ends the whole
+# document at a text node of over 10,000,000 characters, losing the article after it.
+MAX_RAW_TEXT = 1_000_000
 
 _EXTRACTION_OPTIONS: dict[str, Any] = {
     "with_metadata": True,
@@ -75,53 +108,130 @@ _LANGUAGE_TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*")
 
 
 def extract_page(
-    body: bytes, *, url: str, content_type: str | None = None, now: datetime | None = None
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None = None,
+    now: datetime | None = None,
+    chain: bool = True,
 ) -> ExtractedPage:
-    """Main content and metadata of an article page; raises ExtractionError."""
+    """Main content and metadata of an article page; raises ExtractionError.
+
+    ``chain=False`` is trafilatura alone, as extracted before the chain existed (its built-in
+    fallback, no structured data): the baseline ``pipeline.eval_extraction`` and
+    ``bench/extraction.py`` measure the chain against.
+    """
+    return explain_extraction(body, url=url, content_type=content_type, now=now, chain=chain)[0]
+
+
+def explain_extraction(
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None = None,
+    now: datetime | None = None,
+    chain: bool = True,
+) -> tuple[ExtractedPage, ChainResult]:
+    """``extract_page`` with the chain's decision: which method gave the text and why."""
     moment = as_utc(now) if now is not None else utcnow()
-    html = decode_html(body, content_type)
+    html = _without_giant_raw_text(decode_html(body, content_type))
     try:
         tree = trafilatura.load_html(html)
         if tree is None:
             raise ExtractionError("not an HTML document")
+        if sum(1 for _ in tree.iter()) > MAX_ELEMENTS:
+            raise ExtractionError(f"page has more than {MAX_ELEMENTS} elements; not extracted")
+        structured = read_structured(tree) if chain else StructuredData()
+        page_words = paragraph_words(tree) if chain else 0
+        document = trafilatura.bare_extraction(
+            tree,
+            url=url,
+            date_extraction_params=_date_parameters(moment, structured_first=chain),
+            fast=chain,  # the chain brings its own fallback
+            **_EXTRACTION_OPTIONS,
+        )
+        metadata = document if isinstance(document, Document) else Document()
+        titles = [structured.headline, structured.og_title, _clean_line(metadata.title)]
+        first = _without_headline(_clean_text(metadata.text), titles)
+        result = (
+            _run_chain(first, html, page_words, structured)
+            if chain
+            else ChainResult(first, TRAFILATURA, "chain off")
+        )
         canonical_url = _canonical_url(tree, url)
         page_language = _page_language(tree)
-        document = trafilatura.bare_extraction(
-            tree, url=url, date_extraction_params=_date_parameters(moment), **_EXTRACTION_OPTIONS
-        )
     except ExtractionError:
         raise
     except Exception as error:  # lxml, htmldate and trafilatura raise many kinds
         raise ExtractionError(f"extraction failed: {error!r}") from error
-    if not isinstance(document, Document):
-        raise ExtractionError("no article text found")
-    title = _clean_line(document.title)
-    text = _without_headline(_clean_text(document.text), title)
+    text = _without_headline(result.text, titles)
     if _word_count(text) < MIN_WORDS:
         raise ExtractionError("no article text found")
-    return ExtractedPage(
-        title=title,
+    page = ExtractedPage(
+        title=next((title for title in titles if title), None),
         text=text,
-        author=_clean_line(document.author),
-        published=_published(document.date, moment),
-        language=_language_code(document.language) or page_language,
+        author="; ".join(structured.authors) or _clean_line(metadata.author),
+        published=_first_published([structured.published, metadata.date], moment),
+        language=_language_code(metadata.language) or page_language,
         canonical_url=canonical_url,
-        extractor=EXTRACTOR_NAME,
+        extractor=result.method,
         extractor_version=EXTRACTOR_VERSION,
     )
+    return page, result
+
+
+def _run_chain(first: str, html: str, page_words: int, structured: StructuredData) -> ChainResult:
+    """The first answer, or a better one when it looks weak (see pipeline.extract_chain)."""
+    if not weak_signals(first, page_words=page_words, structured=structured):
+        return ChainResult(first, TRAFILATURA, FIRST_ANSWER_KEPT)
+    others = {}
+    try:
+        others[READABILITY] = readability_text(html)
+    except Exception as error:  # a failed second opinion leaves the first answer standing
+        log.info("readability failed: %r", error, extra={"stage": "extract"})
+    if structured.article_body:
+        others[JSON_LD] = structured.article_body
+    return decide(first, others)
+
+
+_RAW_TEXT_START = re.compile(r"<(script|style)\b[^>]*>", re.IGNORECASE)
+
+
+def _without_giant_raw_text(html: str) -> str:
+    """The page with every <script>/<style> body longer than MAX_RAW_TEXT emptied."""
+    if len(html) <= MAX_RAW_TEXT:
+        return html
+    lowered = html.lower()
+    pieces: list[str] = []
+    position = 0
+    for opening in _RAW_TEXT_START.finditer(html):
+        if opening.start() < position:
+            continue  # "<script" inside a body already dropped
+        closing = lowered.find(f"</{opening.group(1).lower()}", opening.end())
+        closing = len(html) if closing < 0 else closing
+        if closing - opening.end() > MAX_RAW_TEXT:
+            pieces.append(html[position : opening.end()])
+            position = closing
+    pieces.append(html[position:])
+    return "".join(pieces)
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> str:
     """Decode an HTML body; never raises.
 
-    Order: byte-order mark, the Content-Type charset, the page's own <meta> declaration in
-    the first 4 KB, UTF-8, charset_normalizer's guess, and last windows-1252 with
-    replacement characters. A declared charset is used only if the body decodes with it
-    without errors.
+    Order: byte-order mark, UTF-8 if the body is valid UTF-8 beyond ASCII, the Content-Type
+    charset, the page's own <meta> declaration in the first 4 KB, UTF-8, charset_normalizer's
+    guess, and last windows-1252 with replacement characters. A declared charset is used only
+    if the body decodes with it without errors.
     """
     for bom, encoding in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(encoding, errors="replace")
+    if not body.isascii():
+        # A wrong charset label is common; text in another charset that happens to be valid
+        # UTF-8 beyond ASCII is not: trusting the label would store mojibake.
+        with contextlib.suppress(UnicodeDecodeError):
+            return body.decode("utf-8")
     header_match = _HEADER_CHARSET.search(content_type or "")
     meta_match = _META_CHARSET.search(body[:_META_SNIFF_BYTES])
     candidates = [
@@ -162,7 +272,7 @@ def _guessed_encoding(body: bytes) -> str:
     return best.encoding if best is not None else "cp1252"
 
 
-def _date_parameters(moment: datetime) -> dict[str, Any]:
+def _date_parameters(moment: datetime, *, structured_first: bool) -> dict[str, Any]:
     """htmldate settings: the publication (not modification) date, with its time of day.
 
     htmldate compares a page's local wall-clock time, zone ignored, with ``max_date``: a
@@ -172,9 +282,18 @@ def _date_parameters(moment: datetime) -> dict[str, Any]:
     return {
         "original_date": True,
         "extensive_search": True,
+        # the page's <meta> and JSON-LD dates before a date guessed from the URL (no time of
+        # day, sometimes a folder's date); trafilatura alone asks the URL first
+        "deferred_url_extractor": structured_first,
         "max_date": (moment + timedelta(days=1)).replace(tzinfo=None),
         "outputformat": _DATE_FORMAT,
     }
+
+
+def _first_published(values: list[object], moment: datetime) -> datetime | None:
+    """The first date that parses and is not in the future: the page's structured date, then
+    htmldate's (which reads <meta> and JSON-LD before it guesses from the URL or the text)."""
+    return next((date for date in (_published(value, moment) for value in values) if date), None)
 
 
 def _published(value: object, moment: datetime) -> datetime | None:
@@ -184,8 +303,11 @@ def _published(value: object, moment: datetime) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    published = as_utc(parsed)  # a date without a zone is taken to be UTC
-    return None if published > moment else published
+    try:
+        published = as_utc(parsed)  # a date without a zone is taken to be UTC
+    except OverflowError:  # 0001-01-01 with a zone east of UTC
+        return None
+    return published if EARLIEST_DATE <= published <= moment else None
 
 
 def _canonical_url(tree: Any, url: str) -> str | None:
@@ -235,11 +357,11 @@ def _language_code(value: object) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def _without_headline(text: str, title: str | None) -> str:
-    """The text without a first line that repeats the title: the title is stored apart, and
+def _without_headline(text: str, titles: list[str | None]) -> str:
+    """The text without a first line that repeats a title: the title is stored apart, and
     the same story under another headline should give the same text."""
     first_line, _, rest = text.partition("\n")
-    if title and first_line.casefold() == title.casefold():
+    if any(title and first_line.casefold() == title.casefold() for title in titles):
         return rest
     return text
 

@@ -561,3 +561,5 @@ def _translated_errors(url: str, deadline: float) -> Iterator[None]:
         raise NetworkError(f"{url}: {type(exc).__name__}: {exc}", url=url) from exc
     except (zlib.error, brotli.error) as exc:
         raise NetworkError(f"{url}: the body cannot be decoded ({exc})", url=url) from exc
+    except OSError as exc:  # DNS, TLS, resets raised by a transport that does not map them
+        raise NetworkError(f"{url}: {type(exc).__name__}: {exc}", url=url) from exc

@@ -10,14 +10,14 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pipeline import backoff
 from pipeline.config import Config
-from pipeline.dedup import content_hash
+from pipeline.dedup import content_hash, entry_fingerprint
 from pipeline.errors import (
     ExtractionError,
     FeedParseError,
@@ -25,6 +25,7 @@ from pipeline.errors import (
     HTTPStatusError,
     InvalidURLError,
     PipelineError,
+    StorageError,
 )
 from pipeline.extract import EXTRACTOR_VERSION
 from pipeline.extractor_pool import PageExtractor
@@ -32,12 +33,12 @@ from pipeline.feeds import parse_feed
 from pipeline.fetch import Fetcher
 from pipeline.match import Matcher
 from pipeline.records import ArticleDraft, ExtractedPage, FeedEntry, FetchedResponse, TextSource
-from pipeline.urls import canonicalize
-from storage.repository import FeedToPoll, PollRecord, Repository
+from pipeline.urls import amp_variants_removed, canonicalize
+from storage.repository import FeedToPoll, KnownEntry, PollRecord, Repository
 
 log = logging.getLogger("pipeline.ingest")
 
-EntryStatus = Literal["stored", "duplicate", "known", "error", "skipped"]
+EntryStatus = Literal["stored", "duplicate", "known", "revised", "error", "skipped"]
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
@@ -73,6 +74,8 @@ class EntryLink:
     entry: FeedEntry
     link: str
     canonical_url: str
+    fingerprint: str  # pipeline.dedup.entry_fingerprint of the entry
+    revises: int | None = None  # a stored article whose feed entry changed: look for a revision
 
 
 class FeedPoller:
@@ -114,8 +117,13 @@ class FeedPoller:
         if response.not_modified:
             return self._success(feed, started_at, started, response, PollCounts(), "not_modified")
         try:
-            parsed = parse_feed(
-                response.body, base_url=response.final_url, content_type=response.content_type
+            # Off the event loop: a 10,000-entry feed parses for seconds, and a blocked loop
+            # would run out the deadlines of every other feed's request in flight.
+            parsed = await asyncio.to_thread(
+                parse_feed,
+                response.body,
+                base_url=response.final_url,
+                content_type=response.content_type,
             )
         except FeedParseError as exc:
             return self._failure(feed, started_at, started, exc, response)
@@ -135,12 +143,33 @@ class FeedPoller:
                 counts.errors += 1
                 continue
             links.setdefault(link.canonical_url, link)  # one feed listing a link twice
-        known = self.repository.known_urls(links)
-        fresh = [link for url, link in links.items() if url not in known]
-        results = await asyncio.gather(*(self._ingest_guarded(feed, link) for link in fresh))
+        to_fetch = self._new_or_changed(links)
+        results = await asyncio.gather(*(self._ingest_guarded(feed, link) for link in to_fetch))
         for result in results:
             counts.add(result)
         return counts
+
+    def _new_or_changed(self, links: dict[str, EntryLink]) -> list[EntryLink]:
+        """Entries to fetch: new links, and stored ones whose feed entry changed since it was
+        last seen (title, summary, content or date: the article may have been revised).
+
+        A link is stored when it or its AMP-free form is; a stored link seen for the first
+        time from a feed (an alias, a redirect) only records the entry as the baseline."""
+        amp_free = {url: _amp_free(url) for url in links}
+        known = self.repository.known_entries([*links, *filter(None, amp_free.values())])
+        to_fetch: list[EntryLink] = []
+        baselines: list[KnownEntry] = []
+        for url, link in links.items():
+            stored = known.get(url) or known.get(amp_free[url] or url)
+            if stored is None:
+                to_fetch.append(link)
+            elif stored.url != url or stored.entry_fingerprint is None:
+                baselines.append(KnownEntry(url, stored.article_id, link.fingerprint))
+            elif stored.entry_fingerprint != link.fingerprint:
+                to_fetch.append(replace(link, revises=stored.article_id))
+        if baselines:
+            self.repository.remember_entries(baselines)
+        return to_fetch
 
     async def _ingest_guarded(self, feed: FeedToPoll, link: EntryLink) -> EntryResult:
         async with self._entry_slots:
@@ -148,6 +177,8 @@ class FeedPoller:
                 return EntryResult("skipped")
             try:
                 return await self._ingest_entry(feed, link)
+            except StorageError:
+                raise  # the database failing is not this entry's fault: the poll fails
             except PipelineError as exc:
                 log.error(
                     "entry failed: %s",
@@ -160,7 +191,12 @@ class FeedPoller:
         page, final_url, page_error = await self._fetch_page(link.link)
         final_canonical = canonicalize(final_url) if final_url else None
         redirected = final_canonical and final_canonical != link.canonical_url
-        if final_canonical and redirected and self.repository.known_urls([final_canonical]):
+        if (
+            link.revises is None  # a revision's page may redirect to its own stored article
+            and final_canonical
+            and redirected
+            and self.repository.known_urls([final_canonical])
+        ):
             # The link redirects to an article we have: remember this link for it too.
             self.repository.add_url_aliases(final_canonical, [link.canonical_url])
             return EntryResult("known")
@@ -179,8 +215,37 @@ class FeedPoller:
                 extra={"feed": feed.name, "url": link.link, "stage": "extract"},
             )
         draft = self._draft(feed, link, final_url, final_canonical, page, text, source)
-        outcome = await asyncio.to_thread(self.repository.store_article, draft, self.clock())
+        if link.revises is not None:
+            return await self._store_revision(feed, link, link.revises, draft)
+        outcome = await asyncio.to_thread(
+            self.repository.store_article,
+            draft,
+            self.clock(),
+            dedup=self.config.dedup,
+            entry_fingerprint=link.fingerprint,
+        )
         return EntryResult(outcome.status, outcome.new_flags)
+
+    async def _store_revision(
+        self, feed: FeedToPoll, link: EntryLink, article_id: int, draft: ArticleDraft
+    ) -> EntryResult:
+        revision = await asyncio.to_thread(
+            self.repository.store_revision,
+            article_id,
+            draft,
+            self.clock(),
+            dedup=self.config.dedup,
+            entry_fingerprint=link.fingerprint,
+        )
+        if revision.status != "revised":
+            return EntryResult("known")
+        log.info(
+            "article revised (revision %d, %d new flags)",
+            revision.revision,
+            revision.new_flags,
+            extra={"feed": feed.name, "url": link.link, "stage": "store"},
+        )
+        return EntryResult("revised", revision.new_flags)
 
     async def _fetch_page(self, url: str) -> tuple[ExtractedPage | None, str | None, str | None]:
         """(extracted page, final URL, why there is no page)."""
@@ -220,6 +285,8 @@ class FeedPoller:
         page_canonical = _usable_canonical(page.canonical_url if page else None)
         if page_canonical:
             known_urls.append(page_canonical)
+        amp_free = [plain for plain in map(_amp_free, known_urls) if plain]
+        known_urls.extend(amp_free)  # an AMP page and its original are one article
         return ArticleDraft(
             feed_id=feed.id,
             url=link.link,
@@ -324,7 +391,7 @@ class FeedPoller:
 def _entry_link(entry: FeedEntry) -> EntryLink:
     if not entry.link:
         raise InvalidURLError(f"entry {entry.title[:60]!r} has no usable link")
-    return EntryLink(entry, entry.link, canonicalize(entry.link))
+    return EntryLink(entry, entry.link, canonicalize(entry.link), entry_fingerprint(entry))
 
 
 def _is_html(response: FetchedResponse) -> bool:
@@ -342,6 +409,15 @@ def _choose_text(page: ExtractedPage | None, entry: FeedEntry) -> tuple[str, Tex
     if page is not None and page.text.strip():
         return page.text.strip(), "page"
     return (entry.content or entry.summary).strip(), "feed"
+
+
+def _amp_free(canonical_url: str) -> str | None:
+    """The URL without AMP markers (``amp.`` host, ``/amp`` path, ``?amp=1``), if it had any
+    and is not a site's home page."""
+    plain = amp_variants_removed(canonical_url)
+    if plain == canonical_url or urlsplit(plain).path in ("", "/"):
+        return None
+    return plain
 
 
 def _usable_canonical(url: str | None) -> str | None:

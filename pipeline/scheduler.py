@@ -21,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from pipeline.clock import utcnow
 from pipeline.config import Config
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, StorageError
 from pipeline.extractor_pool import PageExtractor
 from pipeline.fetch import Fetcher
 from pipeline.ingest import FeedPoller
@@ -48,6 +48,11 @@ class Worker:
         self.db = Database(config.database)
         self.repository = Repository(self.db)
         self._in_flight: dict[int, asyncio.Task[PollRecord | None]] = {}
+        self.storage_errors: list[str] = []
+        # A claim that filled every free slot may have left due feeds behind: polls that end
+        # then claim more at once instead of waiting for the next tick (else a round of 2,000
+        # due feeds would take 2,000 / concurrency ticks).
+        self._backlog = False
 
     def prepare(self) -> Matcher:
         """Bring the database up to date with the config and the watchlist."""
@@ -77,6 +82,7 @@ class Worker:
                 if once:
                     return await self._poll_all_once(poller)
                 await self._run_daemon(poller)
+                self._raise_storage_errors()
                 return []
         finally:
             extractor.close()
@@ -85,6 +91,7 @@ class Worker:
     async def _poll_all_once(self, poller: FeedPoller) -> list[PollRecord]:
         feeds = self._claim(due_only=False, limit=len(self.config.feeds) or 1)
         records = await asyncio.gather(*(self._poll_and_record(poller, feed) for feed in feeds))
+        self._raise_storage_errors()
         return [record for record in records if record is not None]
 
     async def _run_daemon(self, poller: FeedPoller) -> None:
@@ -115,15 +122,36 @@ class Worker:
         except PipelineError as exc:
             log.error("cannot claim feeds: %s", exc, extra={"stage": "schedule"})
             return
+        self._start(poller, feeds, free)
+
+    def _start(self, poller: FeedPoller, feeds: list[FeedToPoll], free: int) -> None:
+        self._backlog = bool(free) and len(feeds) >= free
         for feed in feeds:
             if feed.id in self._in_flight:  # our own poll, whose lease had lapsed: go on with it
                 continue
             task = asyncio.create_task(self._poll_and_record(poller, feed))
             self._in_flight[feed.id] = task
-            task.add_done_callback(partial(self._forget, feed.id))
+            task.add_done_callback(partial(self._forget, feed.id, poller))
 
-    def _forget(self, feed_id: int, _task: object) -> None:
+    def _forget(self, feed_id: int, poller: FeedPoller, _task: object) -> None:
         self._in_flight.pop(feed_id, None)
+        free = self.config.fetch.concurrency - len(self._in_flight)
+        # Refill by a quarter of the slots at a time, so that a round costs few claims.
+        refill = free >= max(1, self.config.fetch.concurrency // 4) or not self._in_flight
+        if self._backlog and refill and not self.stop.is_set():
+            self._backlog = False  # the refill's own claim tells whether more are due
+            asyncio.get_running_loop().call_soon(self._refill, poller)
+
+    def _refill(self, poller: FeedPoller) -> None:
+        free = max(self.config.fetch.concurrency - len(self._in_flight), 0)
+        if self.stop.is_set() or not free:
+            return
+        try:
+            feeds = self._claim(due_only=True, limit=free)
+        except PipelineError as exc:
+            log.error("cannot claim feeds: %s", exc, extra={"stage": "schedule"})
+            return
+        self._start(poller, feeds, free)
 
     def _renew_leases(self) -> None:
         lease_until = self.clock() + timedelta(seconds=self.config.schedule.lease)
@@ -143,12 +171,30 @@ class Worker:
         try:
             record = await poller.poll(feed)
             await asyncio.to_thread(self.repository.record_poll, record)
+        except StorageError as exc:  # full disk, read-only file, lost server: say so loudly
+            log.error("database failed: %s", exc, extra={"feed": feed.name, "stage": "store"})
+            self.storage_errors.append(str(exc))
+            self.stop.set()  # retrying every tick would only repeat it: stop, exit non-zero
+            await self._release_quietly(feed)
+            return None
         except Exception:  # one feed poll is the unit of failure: the worker goes on
             log.exception("poll failed", extra={"feed": feed.name, "stage": "poll"})
-            await asyncio.to_thread(self.repository.release_feeds, [feed.id], self.id)
+            await self._release_quietly(feed)
             return None
         _log_poll(feed, record)
         return record
+
+    def _raise_storage_errors(self) -> None:
+        # A run that could not store what it fetched must not exit 0.
+        if self.storage_errors:
+            raise StorageError(f"database write failed: {self.storage_errors[0]}")
+
+    async def _release_quietly(self, feed: FeedToPoll) -> None:
+        # If the database is what failed, the lease simply expires: nothing more to do here.
+        try:
+            await asyncio.to_thread(self.repository.release_feeds, [feed.id], self.id)
+        except PipelineError as exc:
+            log.warning("cannot release lease: %s", exc, extra={"feed": feed.name})
 
 
 def _log_poll(feed: FeedToPoll, record: PollRecord) -> None:

@@ -23,6 +23,7 @@ file, the key path and the value, e.g. ``watchlist.yaml: entities[2].kind: Input
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -114,10 +115,18 @@ def load_watchlist(path: Path) -> Watchlist:
 
 
 def save_watchlist(watchlist: Watchlist, path: Path) -> None:
-    """Write a watchlist as YAML that ``load_watchlist`` reads back unchanged."""
+    """Write a watchlist as YAML that ``load_watchlist`` reads back unchanged.
+
+    Written to a temporary file and renamed over ``path``, so a reader (or a crash) never sees
+    half a file; the C dumper when PyYAML has it (imported lists hold thousands of entities).
+    """
     data = watchlist.model_dump(mode="json")
-    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    text = yaml.dump(data, Dumper=dumper, allow_unicode=True, sort_keys=False, width=100)
+    partial = path.with_name(f".{path.name}.partial")
     try:
-        path.write_text(text, encoding="utf-8")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise ConfigError(f"{path}: cannot write: {exc}") from None

@@ -3,6 +3,7 @@ one line naming the file, the key path and the offending value."""
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,11 @@ import yaml
 from pydantic import ValidationError
 
 from pipeline.errors import ConfigError
+
+# A hostile value (a YAML alias bomb) must not blow up the one error line: its repr is clipped.
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxdict = 2, 4, 4
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = 80
 
 
 def read_mapping(path: Path, *, empty_ok: bool = False) -> dict[str, Any]:
@@ -21,7 +27,8 @@ def read_mapping(path: Path, *, empty_ok: bool = False) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     try:
-        raw = yaml.safe_load(text)
+        # The C safe loader when PyYAML has it: 3x faster on large imported watchlists.
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -44,7 +51,7 @@ def describe_validation_error(exc: ValidationError, raw: dict[str, Any]) -> str:
         return f"{key_path}: unknown key (check the spelling; see the README)"
     if not location:  # model-level validators carry their own key path in the message
         return message
-    return f"{key_path}: {message} (got {value_at(raw, location)!r})"
+    return f"{key_path}: {message} (got {_SHORT_REPR.repr(value_at(raw, location))})"
 
 
 def format_key_path(location: tuple[int | str, ...]) -> str:

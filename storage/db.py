@@ -59,12 +59,16 @@ class Database:
 
     def ensure_schema(self) -> None:
         """Create the schema on an empty database; refuse one that is behind."""
+        # Tables first, then the revision: a worker starting while another creates the schema
+        # sees both or neither (one transaction), never tables without their revision.
+        has_tables = self._has_tables()
         current, head = self.schema_revisions()
         if current == head:
             return
-        if current is None and not self._has_tables():
+        if current is None and not has_tables:
             self.upgrade()
             return
+        self._refuse_unknown(current)
         raise SchemaOutdatedError(
             f"database schema is at revision {current or 'none'}, this version needs {head}: "
             "run `pipeline db upgrade`"
@@ -80,6 +84,7 @@ class Database:
         return current, head or ""
 
     def upgrade(self) -> None:
+        self._refuse_unknown(self.schema_revisions()[0])
         try:
             with self.engine.begin() as connection:
                 config = self._alembic_config()
@@ -91,8 +96,23 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def _refuse_unknown(self, current: str | None) -> None:
+        """A revision our migrations do not know was written by a newer release: upgrading
+        cannot help, and this release must not touch that schema."""
+        script = ScriptDirectory.from_config(self._alembic_config())
+        known = {revision.revision for revision in script.walk_revisions()}
+        if current is None or current in known:
+            return
+        raise StorageError(
+            f"database schema is at revision {current}, which this release does not know "
+            "(a newer release migrated it): run that release or a later one"
+        )
+
     def _has_tables(self) -> bool:
-        names = set(inspect(self.engine).get_table_names())
+        try:
+            names = set(inspect(self.engine).get_table_names())
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read database {redact(self.url)}: {exc}") from None
         return bool(names - {"alembic_version"})
 
     def _alembic_config(self) -> AlembicConfig:

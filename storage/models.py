@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -99,6 +99,8 @@ class Article(SQLModel, table=True):
     content_hash: str = Field(index=True)
     extractor: str
     extractor_version: str
+    revision: int = 1  # number of the current text; earlier ones are in article_revision
+    revised_at: datetime | None = _utc(default=None)  # when the current revision was stored
 
 
 class ArticleUrl(SQLModel, table=True):
@@ -108,6 +110,46 @@ class ArticleUrl(SQLModel, table=True):
 
     url: str = Field(primary_key=True)
     article_id: int = Field(foreign_key="article.id", index=True)
+    # What the feed last said about the entry with this link (pipeline.dedup.entry_fingerprint);
+    # a change makes the pipeline fetch the page again to look for a revision.
+    entry_fingerprint: str | None = None
+
+
+class ArticleRevision(SQLModel, table=True):
+    """An earlier text of an article, kept when a changed text at its URL replaced it."""
+
+    __tablename__ = "article_revision"
+    __table_args__ = (UniqueConstraint("article_id", "revision", name="uq_article_revision"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="article.id")
+    revision: int  # 1 is the first-seen text
+    title: str
+    text: str = Field(sa_type=Text)
+    text_source: str
+    content_hash: str
+    stored_at: datetime = _utc()  # when this text was stored
+    replaced_at: datetime = _utc()  # when the next revision replaced it
+
+
+class DedupSignature(SQLModel, table=True):
+    """The MinHash signature of an article's text (pipeline.dedup), to confirm LSH candidates.
+    Short texts (below dedup.min_words) have none: they match by exact hash and title only."""
+
+    __tablename__ = "dedup_signature"
+
+    article_id: int = Field(foreign_key="article.id", primary_key=True)
+    signature: bytes = Field(sa_type=LargeBinary)  # 128 little-endian 32-bit values
+
+
+class DedupBand(SQLModel, table=True):
+    """The LSH index: one row per band key of an article's signature. Articles sharing a key
+    are near-duplicate candidates; the primary key (key, article_id) is the lookup index."""
+
+    __tablename__ = "dedup_band"
+
+    key: int = Field(sa_type=BigInteger, primary_key=True)
+    article_id: int = Field(foreign_key="article.id", primary_key=True, index=True)
 
 
 class Entity(SQLModel, table=True):

@@ -9,24 +9,36 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, or_, select, text, update
+from sqlalchemy import Select, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col
 
-from pipeline.config import FeedConfig
+from pipeline.config import DedupSettings, FeedConfig
+from pipeline.dedup import (
+    TextFingerprint,
+    estimated_jaccard,
+    signature_from_bytes,
+    signature_to_bytes,
+    text_fingerprint,
+    title_key,
+)
 from pipeline.errors import NotFoundError, StorageError
 from pipeline.records import ArticleDraft, EntityMatch
 from pipeline.watchlist import Watchlist
 from storage.db import Database
 from storage.models import (
     Article,
+    ArticleRevision,
     ArticleUrl,
+    DedupBand,
+    DedupSignature,
     Entity,
     Feed,
     FetchAttempt,
@@ -37,6 +49,8 @@ from storage.models import (
 from storage.views import api_articles, api_flags
 
 POLLABLE_STATUSES = ("ok", "failing")
+EXACT_CANDIDATES = 100  # articles with one content hash looked at for a short text's title
+NEAR_CANDIDATES = 100  # LSH candidates confirmed per article, those sharing most bands first
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +97,33 @@ class StoreOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class RevisionOutcome:
+    """What a changed text at a stored article's URL did: `revised` (a new revision),
+    `unchanged` (same text and title), or `kept` (a feed summary never replaces page text)."""
+
+    status: Literal["revised", "unchanged", "kept"]
+    article_id: int
+    story_id: int
+    revision: int
+    new_flags: int
+
+
+@dataclass(frozen=True, slots=True)
+class KnownEntry:
+    """A stored link, and what its feed entry said when last seen (None: not yet recorded)."""
+
+    url: str
+    article_id: int
+    entry_fingerprint: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _StoryRef:
+    story_id: int
+    first_article_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredText:
     id: int
     story_id: int
@@ -104,6 +145,10 @@ class EntityRecord:
 class Repository:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # SQLite has one writer and every transaction here begins IMMEDIATE: threads of this
+        # process queue on a lock instead of in SQLite's busy handler, which sleeps up to
+        # 100 ms between retries and let a few writer threads stall a whole poll round.
+        self._sqlite_lock = threading.RLock() if db.is_sqlite else None
 
     # ---- feeds -------------------------------------------------------------------------------
 
@@ -155,22 +200,32 @@ class Repository:
         an expired lease (a crashed worker) is simply taken over.
         """
         lease_free = or_(col(Feed.lease_expires_at).is_(None), col(Feed.lease_expires_at) < now)
-        query = select(col(Feed.id)).where(col(Feed.status).in_(POLLABLE_STATUSES), lease_free)
+        claimable = [col(Feed.status).in_(POLLABLE_STATUSES), lease_free]
         if due_only:
-            query = query.where(col(Feed.next_poll_at) <= now)
+            claimable.append(col(Feed.next_poll_at) <= now)
+        query = select(col(Feed.id)).where(*claimable)
         query = query.order_by(col(Feed.next_poll_at)).limit(limit)
-        claimed: list[FeedToPoll] = []
+        claimed: dict[int, FeedToPoll] = {}
         with self._session() as session:
-            for feed_id in session.execute(query).scalars().all():
-                result = session.execute(
+            ids = list(session.execute(query).scalars().all())
+            for start in range(0, len(ids), 500):  # one UPDATE per chunk, not per feed
+                chunk = ids[start : start + 500]
+                # The UPDATE re-checks everything the SELECT saw: on PostgreSQL another worker
+                # may have claimed, polled and released a feed in between (it is not due now).
+                session.execute(
                     update(Feed)
-                    .where(col(Feed.id) == feed_id, lease_free)
+                    .where(col(Feed.id).in_(chunk), *claimable)
                     .values(lease_owner=owner, lease_expires_at=lease_until)
+                    .execution_options(synchronize_session=False)
                 )
-                if result.rowcount == 1:
-                    row = session.get_one(Feed, feed_id)
-                    claimed.append(_feed_to_poll(row))
-        return claimed
+                won = select(Feed).where(
+                    col(Feed.id).in_(chunk),
+                    col(Feed.lease_owner) == owner,
+                    col(Feed.lease_expires_at) == lease_until,
+                )
+                for row in session.execute(won.execution_options(populate_existing=True)).scalars():
+                    claimed[row.id or 0] = _feed_to_poll(row)
+        return [claimed[feed_id] for feed_id in ids if feed_id in claimed]
 
     def renew_leases(self, feed_ids: Iterable[int], owner: str, lease_until: datetime) -> None:
         """Extend the leases `owner` still holds: a live worker's long poll is never taken
@@ -294,11 +349,48 @@ class Repository:
             if article_id is not None:
                 _insert_aliases(session, article_id, aliases)
 
-    def store_article(self, draft: ArticleDraft, now: datetime) -> StoreOutcome:
-        """Store the article, its URLs, its story and its flags in one transaction."""
+    def known_entries(self, urls: Iterable[str]) -> dict[str, KnownEntry]:
+        """The stored links among these canonical URLs, with their entry fingerprints."""
+        wanted = list(dict.fromkeys(urls))
+        found: dict[str, KnownEntry] = {}
+        with self._session() as session:
+            for start in range(0, len(wanted), 500):  # stay under bind-parameter limits
+                query = select(
+                    col(ArticleUrl.url),
+                    col(ArticleUrl.article_id),
+                    col(ArticleUrl.entry_fingerprint),
+                ).where(col(ArticleUrl.url).in_(wanted[start : start + 500]))
+                for url, article_id, fingerprint in session.execute(query).all():
+                    found[url] = KnownEntry(url, article_id, fingerprint)
+        return found
+
+    def remember_entries(self, entries: Iterable[KnownEntry]) -> None:
+        """Record what the feed says about these links now (the baseline for revisions)."""
+        with self._session() as session:
+            for entry in entries:
+                _remember_entry(session, entry.url, entry.article_id, entry.entry_fingerprint)
+
+    def store_article(
+        self,
+        draft: ArticleDraft,
+        now: datetime,
+        *,
+        dedup: DedupSettings | None = None,
+        entry_fingerprint: str | None = None,
+    ) -> StoreOutcome:
+        """Store the article, its URLs, its story and its flags in one transaction.
+
+        Its story: the article behind a known URL ("known"), else the story of an exact copy
+        (same content hash; a short text also needs the same title), else of a near copy
+        (LSH candidates confirmed by estimated Jaccard >= dedup.threshold), else a new one.
+        """
+        settings = dedup or DedupSettings()
+        fingerprint = text_fingerprint(draft.title, draft.text, min_words=settings.min_words)
         try:
             with self._session() as session:
-                return _store_article(session, draft, now)
+                return _store_article(
+                    session, draft, now, fingerprint, settings.threshold, entry_fingerprint
+                )
         except IntegrityError:
             # Another worker stored the same article first: its row wins, we re-read it.
             with self._session() as session:
@@ -306,6 +398,38 @@ class Repository:
                 if known is None:
                     raise
                 return StoreOutcome("known", known.id or 0, known.story_id, 0)
+
+    def find_story(
+        self, content_hash: str, fingerprint: TextFingerprint, threshold: float
+    ) -> int | None:
+        """The story an article with this text would join (an exact or near copy), or None:
+        the read-only half of `store_article`, which the dedup benchmark times."""
+        with self._session() as session:
+            original = _exact_copy(session, content_hash, fingerprint) or _near_copy(
+                session, fingerprint, threshold
+            )
+        return original.story_id if original is not None else None
+
+    def store_revision(
+        self,
+        article_id: int,
+        draft: ArticleDraft,
+        now: datetime,
+        *,
+        dedup: DedupSettings | None = None,
+        entry_fingerprint: str | None = None,
+    ) -> RevisionOutcome:
+        """The page of a stored article, fetched again because its feed entry changed.
+
+        A changed title or text becomes the article's next revision (the previous one is kept
+        in article_revision), is re-indexed for near-duplicates, and raises flags for the
+        entities it names that the story has no flag for yet; existing flags are never
+        touched. The article stays in its story.
+        """
+        settings = dedup or DedupSettings()
+        fingerprint = text_fingerprint(draft.title, draft.text, min_words=settings.min_words)
+        with self._session() as session:
+            return _store_revision(session, article_id, draft, now, fingerprint, entry_fingerprint)
 
     def list_articles(
         self, since: datetime | None, limit: int | None = None
@@ -500,24 +624,35 @@ class Repository:
     # ---- plumbing ----------------------------------------------------------------------------
 
     def _session(self) -> Any:
-        return _translated(self.db)
+        return _translated(self.db, self._sqlite_lock)
 
 
 class _translated:
     """`db.session()` with SQLAlchemy errors (other than IntegrityError, which callers handle)
     mapped to StorageError."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, lock: threading.RLock | None = None) -> None:
         self._db = db
+        self._lock = lock
         self._context: Any = None
 
     def __enter__(self) -> Session:
+        if self._lock is not None:
+            self._lock.acquire()
         self._context = self._db.session()
         try:
             session: Session = self._context.__enter__()
         except SQLAlchemyError as exc:
+            self._release()
             raise StorageError(f"database error: {exc}") from exc
+        except BaseException:
+            self._release()
+            raise
         return session
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
         try:
@@ -526,6 +661,8 @@ class _translated:
             raise
         except SQLAlchemyError as error:
             raise StorageError(f"database error: {error}") from error
+        finally:
+            self._release()
         if isinstance(exc, SQLAlchemyError) and not isinstance(exc, IntegrityError):
             raise StorageError(f"database error: {exc}") from exc
 
@@ -568,25 +705,24 @@ def _insert_aliases(session: Session, article_id: int, urls: Iterable[str]) -> N
         )
 
 
-def _store_article(session: Session, draft: ArticleDraft, now: datetime) -> StoreOutcome:
-    _serialise_on_content(session, draft.content_hash)
+def _store_article(
+    session: Session,
+    draft: ArticleDraft,
+    now: datetime,
+    fingerprint: TextFingerprint,
+    threshold: float,
+    entry_fingerprint: str | None,
+) -> StoreOutcome:
+    _serialise_writers(session, draft.content_hash, fingerprint)
     known = _article_by_urls(session, draft.known_urls)
     if known is not None:
         _insert_aliases(session, known.id or 0, draft.known_urls)
         return StoreOutcome("known", known.id or 0, known.story_id, 0)
-    original = (
-        session.execute(
-            select(Article)
-            .where(col(Article.content_hash) == draft.content_hash)
-            .order_by(col(Article.id))
-            .limit(1)
-        )
-        .scalars()
-        .first()
+    original = _exact_copy(session, draft.content_hash, fingerprint) or _near_copy(
+        session, fingerprint, threshold
     )
     if original is not None:
-        story_id = original.story_id
-        duplicate_of: int | None = original.duplicate_of or original.id
+        story_id, duplicate_of = original.story_id, original.first_article_id
     else:
         story = Story(title=draft.title, created_at=now)
         session.add(story)
@@ -618,22 +754,167 @@ def _store_article(session: Session, draft: ArticleDraft, now: datetime) -> Stor
         session.execute(
             update(Story).where(col(Story.id) == story_id).values(first_article_id=article_id)
         )
+    _index_text(session, article_id, fingerprint)
     _insert_aliases(session, article_id, draft.known_urls)
+    _remember_entry(session, draft.canonical_url, article_id, entry_fingerprint)
     new_flags = sum(
         _insert_flag(session, story_id, article_id, match, now) for match in draft.matches
     )
     return StoreOutcome("duplicate" if original else "stored", article_id, story_id, new_flags)
 
 
-def _serialise_on_content(session: Session, content_hash: str) -> None:
-    """Two workers storing the same text at once must agree on one story. SQLite serialises
-    writers already (BEGIN IMMEDIATE); on PostgreSQL a transaction-scoped advisory lock keyed
-    by the content hash makes the second writer wait and then see the first one's article."""
+def _exact_copy(
+    session: Session, content_hash: str, fingerprint: TextFingerprint
+) -> _StoryRef | None:
+    """The story of the first article with the same normalised text. A short text must also
+    have the same title: generic stubs ("Subscribe to read on") are not one story."""
+    query = (
+        select(col(Article.story_id), col(Article.title), col(Story.first_article_id))
+        .join(Story, col(Story.id) == col(Article.story_id))
+        .where(col(Article.content_hash) == content_hash)
+        .order_by(col(Article.id))
+        .limit(EXACT_CANDIDATES)
+    )
+    for story_id, title, first_article_id in session.execute(query).all():
+        if fingerprint.signature is not None or title_key(title) == fingerprint.title_key:
+            return _StoryRef(story_id, first_article_id)
+    return None
+
+
+def _near_copy(
+    session: Session, fingerprint: TextFingerprint, threshold: float
+) -> _StoryRef | None:
+    """The story of the most similar indexed article: the LSH candidates (articles sharing a
+    band key, an index lookup) whose estimated Jaccard similarity reaches the threshold."""
+    if fingerprint.signature is None:
+        return None
+    shared_bands = func.count()
+    candidates = (
+        select(col(DedupBand.article_id))
+        .where(col(DedupBand.key).in_(fingerprint.band_keys))
+        .group_by(col(DedupBand.article_id))
+        .order_by(shared_bands.desc(), col(DedupBand.article_id))
+        .limit(NEAR_CANDIDATES)
+    )
+    candidate_ids = list(session.execute(candidates).scalars())
+    if not candidate_ids:
+        return None
+    # A second query by primary keys (not a join on the first): its plan stays index lookups
+    # whatever the planner's statistics, so the cost never grows with the archive.
+    query = (
+        select(
+            col(DedupSignature.article_id),
+            col(DedupSignature.signature),
+            col(Article.story_id),
+            col(Story.first_article_id),
+        )
+        .join(Article, col(Article.id) == col(DedupSignature.article_id))
+        .join(Story, col(Story.id) == col(Article.story_id))
+        .where(col(DedupSignature.article_id).in_(candidate_ids))
+    )
+    best: tuple[float, int, _StoryRef] | None = None
+    for article_id, signature, story_id, first_article_id in session.execute(query).all():
+        similarity = estimated_jaccard(fingerprint.signature, signature_from_bytes(signature))
+        ranked = (similarity, -article_id, _StoryRef(story_id, first_article_id))
+        if similarity >= threshold and (best is None or ranked[:2] > best[:2]):
+            best = ranked
+    return best[2] if best is not None else None
+
+
+def _index_text(session: Session, article_id: int, fingerprint: TextFingerprint) -> None:
+    """Add the article to the near-duplicate index (short texts are not indexed)."""
+    if fingerprint.signature is None:
+        return
+    session.execute(
+        insert(DedupSignature).values(
+            article_id=article_id, signature=signature_to_bytes(fingerprint.signature)
+        )
+    )
+    session.execute(
+        insert(DedupBand), [{"key": key, "article_id": article_id} for key in fingerprint.band_keys]
+    )
+
+
+def _unindex_text(session: Session, article_id: int) -> None:
+    session.execute(delete(DedupBand).where(col(DedupBand.article_id) == article_id))
+    session.execute(delete(DedupSignature).where(col(DedupSignature.article_id) == article_id))
+
+
+def _store_revision(
+    session: Session,
+    article_id: int,
+    draft: ArticleDraft,
+    now: datetime,
+    fingerprint: TextFingerprint,
+    entry_fingerprint: str | None,
+) -> RevisionOutcome:
+    article = session.get(Article, article_id, with_for_update=True)  # one reviser at a time
+    if article is None:
+        raise NotFoundError(f"no article with id {article_id}")
+    _remember_entry(session, draft.canonical_url, article_id, entry_fingerprint)
+    same_text = draft.content_hash == article.content_hash
+    if same_text and title_key(draft.title) == title_key(article.title):
+        return RevisionOutcome("unchanged", article_id, article.story_id, article.revision, 0)
+    if draft.text_source == "feed" and article.text_source == "page":
+        return RevisionOutcome("kept", article_id, article.story_id, article.revision, 0)
+    session.add(
+        ArticleRevision(
+            article_id=article_id,
+            revision=article.revision,
+            title=article.title,
+            text=article.text,
+            text_source=article.text_source,
+            content_hash=article.content_hash,
+            stored_at=article.revised_at or article.fetched_at,
+            replaced_at=now,
+        )
+    )
+    article.title, article.text = draft.title or article.title, draft.text
+    article.text_source, article.content_hash = draft.text_source, draft.content_hash
+    article.extractor, article.extractor_version = draft.extractor, draft.extractor_version
+    article.author = draft.author or article.author
+    article.revision, article.revised_at = article.revision + 1, now
+    _unindex_text(session, article_id)
+    _index_text(session, article_id, fingerprint)
+    new_flags = sum(
+        _insert_flag(session, article.story_id, article_id, match, now) for match in draft.matches
+    )
+    return RevisionOutcome("revised", article_id, article.story_id, article.revision, new_flags)
+
+
+def _remember_entry(
+    session: Session, url: str, article_id: int, entry_fingerprint: str | None
+) -> None:
+    """Record the feed entry's fingerprint on its link (adding the link if it is new)."""
+    if entry_fingerprint is None:
+        return
+    session.execute(
+        _insert(session, ArticleUrl)
+        .values(url=url, article_id=article_id, entry_fingerprint=entry_fingerprint)
+        .on_conflict_do_update(
+            index_elements=["url"], set_={"entry_fingerprint": entry_fingerprint}
+        )
+    )
+
+
+def _serialise_writers(session: Session, content_hash: str, fingerprint: TextFingerprint) -> None:
+    """Two workers storing copies of one story at once must agree on one story.
+
+    SQLite serialises writers already (BEGIN IMMEDIATE). On PostgreSQL the transaction takes
+    a transaction-scoped advisory lock on every key it could match by: its content hash and
+    each of its LSH band keys. Two copies that can match share a key, so the second waits
+    for the first to commit and then finds it. The keys are taken in ascending order, so two
+    writers never wait on each other in a cycle.
+    """
     if session.get_bind().dialect.name != "postgresql":
         return
     # 60 bits of a stable digest: the same key in every worker process (unlike hash()).
-    key = int(hashlib.sha256(content_hash.encode()).hexdigest()[:15], 16)
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    content_key = int(hashlib.sha256(content_hash.encode()).hexdigest()[:15], 16)
+    keys = sorted({content_key, *fingerprint.band_keys})
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(key) FROM unnest(CAST(:keys AS BIGINT[])) AS key"),
+        {"keys": keys},
+    )
 
 
 def _insert_flag(

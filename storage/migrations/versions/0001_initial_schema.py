@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:22:42.046048
+Create Date: 2026-11-23 19:56:38.230321
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.String(), nullable=False),
         sa.Column("extractor", sa.String(), nullable=False),
         sa.Column("extractor_version", sa.String(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("revised_at", storage.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["duplicate_of"],
             ["article.id"],
@@ -136,9 +138,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_fetch_attempt_feed_id"), ["feed_id"], unique=False)
 
     op.create_table(
+        "article_revision",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("text_source", sa.String(), nullable=False),
+        sa.Column("content_hash", sa.String(), nullable=False),
+        sa.Column("stored_at", storage.types.UTCDateTime(), nullable=False),
+        sa.Column("replaced_at", storage.types.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["article.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("article_id", "revision", name="uq_article_revision"),
+    )
+    op.create_table(
         "article_url",
         sa.Column("url", sa.String(), nullable=False),
         sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("entry_fingerprint", sa.String(), nullable=True),
         sa.ForeignKeyConstraint(
             ["article_id"],
             ["article.id"],
@@ -148,6 +169,29 @@ def upgrade() -> None:
     with op.batch_alter_table("article_url", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_article_url_article_id"), ["article_id"], unique=False)
 
+    op.create_table(
+        "dedup_band",
+        sa.Column("key", sa.BigInteger(), nullable=False),
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["article.id"],
+        ),
+        sa.PrimaryKeyConstraint("key", "article_id"),
+    )
+    with op.batch_alter_table("dedup_band", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_dedup_band_article_id"), ["article_id"], unique=False)
+
+    op.create_table(
+        "dedup_signature",
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("signature", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["article.id"],
+        ),
+        sa.PrimaryKeyConstraint("article_id"),
+    )
     op.create_table(
         "flag",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -223,10 +267,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_flag_article_id"))
 
     op.drop_table("flag")
+    op.drop_table("dedup_signature")
+    with op.batch_alter_table("dedup_band", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_dedup_band_article_id"))
+
+    op.drop_table("dedup_band")
     with op.batch_alter_table("article_url", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_article_url_article_id"))
 
     op.drop_table("article_url")
+    op.drop_table("article_revision")
     with op.batch_alter_table("fetch_attempt", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fetch_attempt_feed_id"))
 
