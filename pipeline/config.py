@@ -80,7 +80,7 @@ class ScheduleSettings(_Strict):
 
 
 class DedupSettings(_Strict):
-    threshold: float = Field(0.7, gt=0, le=1)  # estimated Jaccard to call a near-duplicate
+    threshold: float = Field(0.5, gt=0, le=1)  # estimated Jaccard for a near-duplicate (README)
     min_words: int = Field(50, ge=1)  # shorter texts use exact hash + title only
 
 
