@@ -230,17 +230,12 @@ class Repository:
     def renew_leases(self, feed_ids: Iterable[int], owner: str, lease_until: datetime) -> None:
         """Extend the leases `owner` still holds: a live worker's long poll is never taken
         over; a dead worker stops renewing and its leases expire."""
-        ids = list(feed_ids)
-        if not ids:
-            return
-        with self._session() as session:
-            session.execute(
-                update(Feed)
-                .where(col(Feed.id).in_(ids), col(Feed.lease_owner) == owner)
-                .values(lease_expires_at=lease_until)
-            )
+        self._update_own_leases(feed_ids, owner, lease_expires_at=lease_until)
 
     def release_feeds(self, feed_ids: Iterable[int], owner: str) -> None:
+        self._update_own_leases(feed_ids, owner, lease_owner=None, lease_expires_at=None)
+
+    def _update_own_leases(self, feed_ids: Iterable[int], owner: str, **values: Any) -> None:
         ids = list(feed_ids)
         if not ids:
             return
@@ -248,7 +243,7 @@ class Repository:
             session.execute(
                 update(Feed)
                 .where(col(Feed.id).in_(ids), col(Feed.lease_owner) == owner)
-                .values(lease_owner=None, lease_expires_at=None)
+                .values(**values)
             )
 
     def record_poll(self, record: PollRecord) -> None:
