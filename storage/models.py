@@ -15,8 +15,11 @@ from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
 
-FEED_STATUSES = ("ok", "failing", "gone", "removed")
+FEED_STATUSES = ("ok", "failing", "gone", "removed", "duplicate")
+FEED_KINDS = ("feed", "sitemap")
 FLAG_STATUSES = ("new", "relevant", "dismissed")
+USER_ROLES = ("reviewer", "observer")
+DELIVERY_STATUSES = ("pending", "sent", "failed")
 
 
 def _utc(**kwargs: Any) -> Any:
@@ -30,10 +33,17 @@ class Feed(SQLModel, table=True):
     name: str = Field(unique=True)
     url: str
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="ok")  # ok | failing | gone | removed (no longer in feeds.yaml)
-    interval_seconds: float
-    etag: str | None = None
+    kind: str = Field(default="feed")  # feed (RSS/Atom/JSON Feed) | sitemap (news sitemap)
+    # ok | failing | gone (410) | removed (no longer in feeds.yaml) | duplicate (see duplicate_of)
+    status: str = Field(default="ok")
+    interval_seconds: float  # the current interval (adaptive unless pinned)
+    interval_pinned: bool = False  # feeds.yaml gives this feed an explicit `interval:`
+    interval_floor_seconds: float | None = None  # the feed's own ttl / sy:update* / max-age
+    etag: str | None = None  # validators are stored only after a 200
     last_modified: str | None = None
+    body_hash: str | None = None  # hash of the last 200 body: the same body is "unchanged"
+    final_url: str | None = None  # where the feed URL last redirected to
+    duplicate_of: int | None = Field(default=None, foreign_key="feed.id")
     next_poll_at: datetime = _utc(index=True)
     last_attempt_at: datetime | None = _utc(default=None)
     last_success_at: datetime | None = _utc(default=None)
@@ -55,7 +65,7 @@ class FetchAttempt(SQLModel, table=True):
     feed_id: int = Field(foreign_key="feed.id", index=True)
     started_at: datetime = _utc()
     duration_seconds: float
-    outcome: str  # ok | not_modified | error | interrupted
+    outcome: str  # ok | not_modified | unchanged (same body) | error | interrupted
     http_status: int | None = None
     bytes: int = 0
     entries: int = 0
@@ -65,6 +75,7 @@ class FetchAttempt(SQLModel, table=True):
     errors: int = 0
     error: str | None = None
     worker: str | None = None
+    interval_seconds: float | None = None  # the interval chosen after this poll
 
 
 class Story(SQLModel, table=True):
@@ -206,3 +217,84 @@ class FlagReview(SQLModel, table=True):
     note: str | None = None
     reviewed_by: str | None = None
     reviewed_at: datetime = _utc()
+
+
+class HostState(SQLModel, table=True):
+    """Politeness shared by every feed and worker on one host: a host that answered 429/503
+    is slowed as a whole until `throttled_until`."""
+
+    __tablename__ = "host_state"
+
+    host: str = Field(primary_key=True)
+    throttled_until: datetime | None = _utc(default=None)
+    consecutive_throttles: int = 0
+    last_status: int | None = None
+    updated_at: datetime = _utc()
+
+
+class ArchivedPage(SQLModel, table=True):
+    """A fetched article page kept raw (compressed, content-addressed under `archive.path`) with
+    its headers and the feed entry that led to it, so `pipeline reprocess` needs no network."""
+
+    __tablename__ = "archived_page"
+    __table_args__ = (
+        UniqueConstraint("url", "sha256", name="uq_archived_page_url_sha256"),
+        Index("ix_archived_page_fetched_at", "fetched_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feed.id", index=True)
+    article_id: int | None = Field(default=None, foreign_key="article.id", index=True)
+    url: str  # the entry link as the feed gave it
+    final_url: str
+    sha256: str = Field(index=True)  # of the raw body: its file name in the archive
+    size: int  # raw bytes
+    http_status: int
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    entry: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    fetched_at: datetime = _utc()
+
+
+class AppUser(SQLModel, table=True):
+    """A person who signs in to `pipeline serve` (`pipeline users add NAME`)."""
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    password_hash: str  # argon2
+    role: str = Field(default="reviewer")  # reviewer (may decide) | observer (read only)
+    api_token_hash: str | None = Field(default=None, unique=True)  # sha256 of the API token
+    disabled: bool = False
+    created_at: datetime = _utc()
+
+
+class AlertChannel(SQLModel, table=True):
+    """An alert channel from feeds.yaml `alerts:`; flags older than the channel are not sent."""
+
+    __tablename__ = "alert_channel"
+
+    name: str = Field(primary_key=True)
+    kind: str  # webhook | email
+    created_at: datetime = _utc()
+
+
+class AlertDelivery(SQLModel, table=True):
+    """One flag on one channel: delivered at least once, retried with backoff, survives restarts."""
+
+    __tablename__ = "alert_delivery"
+    __table_args__ = (
+        UniqueConstraint("flag_id", "channel", name="uq_alert_delivery_flag_channel"),
+        Index("ix_alert_delivery_status_next", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    flag_id: int = Field(foreign_key="flag.id")
+    channel: str = Field(foreign_key="alert_channel.name")
+    status: str = Field(default="pending")  # pending | sent | failed (gave up)
+    attempts: int = 0
+    next_attempt_at: datetime = _utc()
+    last_error: str | None = None
+    last_http_status: int | None = None
+    sent_at: datetime | None = _utc(default=None)
+    created_at: datetime = _utc()
