@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -68,10 +68,13 @@ class FetchSettings(_Strict):
     allow_private_addresses: bool = False
     max_entries_per_poll: int = Field(500, ge=1)
     extract_workers: int | None = Field(None, ge=0, le=64)  # None = one per core; 0 = in-process
+    host_delay: float = Field(1.0, ge=0, le=600)  # seconds between requests to one host
 
 
 class ScheduleSettings(_Strict):
-    interval: Duration = 900.0  # default poll interval per feed
+    interval: Duration = 900.0  # default (starting) poll interval per feed
+    min_interval: Duration = 600.0  # adaptive intervals move between these two
+    max_interval: Duration = 12 * 3600.0
     tick: Duration = 5.0  # how often the daemon looks for due feeds
     jitter: float = Field(0.1, ge=0, le=1)  # +- share of the interval, spreads polls out
     max_backoff: Duration = 6 * 3600.0  # cap of the failure backoff
@@ -84,10 +87,42 @@ class DedupSettings(_Strict):
     min_words: int = Field(50, ge=1)  # shorter texts use exact hash + title only
 
 
+class ArchiveSettings(_Strict):
+    enabled: bool = True
+    path: Path = Path("data/archive")  # relative to the config file
+    keep_days: int = Field(90, ge=1)
+
+
+class WebhookChannel(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    url: AnyHttpUrl
+    secret: str | None = None  # signs each body (X-Signature: sha256=HMAC)
+
+
+class EmailChannel(_Strict):
+    name: str = Field("email", min_length=1, max_length=100)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    sender: str = Field(min_length=3)
+    to: list[str] = Field(min_length=1)
+    digest_interval: Duration = 3600.0
+
+
+class AlertSettings(_Strict):
+    webhooks: list[WebhookChannel] = Field(default_factory=list)
+    email: EmailChannel | None = None
+    max_attempts: int = Field(12, ge=1)  # then a delivery is `failed` (shown, never dropped)
+
+
 class FeedConfig(_Strict):
     name: str = Field(min_length=1, max_length=200)
     url: AnyHttpUrl
-    interval: Duration | None = None
+    kind: Literal["feed", "sitemap"] = "feed"
+    interval: Duration | None = None  # pins the interval (no adaptive schedule)
+    ignore_validators: bool = False  # for servers that answer 304 with stale validators
     tags: list[str] = Field(default_factory=list)
 
     @field_validator("name")
@@ -104,6 +139,8 @@ class Config(_Strict):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     feeds: list[FeedConfig] = Field(default_factory=list)
 
     @field_validator("database")
@@ -144,7 +181,11 @@ def load_config(path: Path) -> Config:
 
 
 def _resolve_paths(config: Config, path: Path) -> Config:
-    # A relative watchlist path is relative to the config file; the shipped one stays absolute.
-    if config.watchlist.is_absolute():
-        return config
-    return config.model_copy(update={"watchlist": (path.parent / config.watchlist)})
+    # Relative paths are relative to the config file; the shipped watchlist stays absolute.
+    update: dict[str, object] = {}
+    if not config.watchlist.is_absolute():
+        update["watchlist"] = path.parent / config.watchlist
+    if not config.archive.path.is_absolute():
+        archive = config.archive.model_copy(update={"path": path.parent / config.archive.path})
+        update["archive"] = archive
+    return config.model_copy(update=update) if update else config

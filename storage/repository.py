@@ -58,6 +58,7 @@ class FeedToPoll:
     id: int
     name: str
     url: str
+    kind: str  # feed | sitemap
     etag: str | None
     last_modified: str | None
     interval_seconds: float
@@ -170,9 +171,11 @@ class Repository:
                         .values(
                             name=name,
                             url=url,
+                            kind=feed.kind,
                             tags=list(feed.tags),
                             status="ok",
                             interval_seconds=interval,
+                            interval_pinned=feed.interval is not None,
                             next_poll_at=now,
                             consecutive_failures=0,
                             created_at=now,
@@ -184,7 +187,9 @@ class Repository:
                     row.url, row.etag, row.last_modified = url, None, None
                     row.next_poll_at = now
                 row.tags = list(feed.tags)
+                row.kind = feed.kind
                 row.interval_seconds = interval
+                row.interval_pinned = feed.interval is not None
                 if row.status == "removed":
                     row.status, row.next_poll_at = "ok", now
             for name, row in rows.items():
@@ -674,6 +679,7 @@ def _feed_to_poll(row: Feed) -> FeedToPoll:
         id=row.id or 0,
         name=row.name,
         url=row.url,
+        kind=row.kind,
         etag=row.etag,
         last_modified=row.last_modified,
         interval_seconds=row.interval_seconds,
