@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: install run test demo bench lint eval eval-extraction clean
 
@@ -18,8 +19,13 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/pipeline run
 
-test: install
+test: install $(CHROMIUM)
 	$(BIN)/pytest -q
+
+# The browser tests drive Debian's Chromium (a test tool's own browser download cannot work here).
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 demo: install
 	$(BIN)/python -m demo
