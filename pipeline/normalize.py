@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 BARRIER = "|"  # a token no name can contain: names never run across it
 COMMA = ","
@@ -38,6 +39,7 @@ COMMA = ","
 # A word may hold apostrophes ("Int'l", "O'Brien"); a final "'s" is split off as a possessive.
 _WORD_OR_SYMBOL = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|\S")
 _POSSESSIVE = re.compile(r"(.+)['\u2019]s")
+_APOSTROPHE_CHARS = frozenset("'\u2019")
 _APOSTROPHES = str.maketrans("", "", "'\u2019")
 _LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 # Punctuation that may sit inside a name without ending it.
@@ -49,9 +51,9 @@ _NEWLINES = frozenset("\n\r\u2028\u2029\x0b\x0c\x85")
 _SENTENCE_ENDS = frozenset("!?")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """One normalised word (or a barrier/comma) and the original characters it came from."""
+class Token(NamedTuple):
+    """One normalised word (or a barrier/comma) and the original characters it came from.
+    (A NamedTuple: an article has thousands and a frozen dataclass is slow to build.)"""
 
     text: str
     start: int
@@ -83,13 +85,26 @@ def fold(text: str) -> tuple[str, list[int] | None]:
     """The folded text and, when lengths differ, the original index of every folded character."""
     if text.isascii():
         return text.lower(), None
-    parts: list[str] = []
+    # One translation table for the distinct characters: articles repeat a few hundred.
+    table = {ord(char): _fold_one(char) for char in set(text)}
+    folded = text.translate(table)
+    if len(folded) == len(text):  # every character folded to one: offsets are unchanged
+        return folded, None
+    # Some characters became 0 or several ("…" -> "...", a lone accent -> ""): map those.
+    resized = "".join(chr(code) for code, value in table.items() if len(value) != 1)
     origin: list[int] = []
-    for index, char in enumerate(text):
-        folded = char.lower() if char < "\x80" else fold_char(char)
-        parts.append(folded)
-        origin.extend([index] * len(folded))
-    return "".join(parts), origin
+    previous = 0
+    for found in re.finditer(f"[{re.escape(resized)}]", text):
+        index = found.start()
+        origin.extend(range(previous, index))
+        origin.extend([index] * len(table[ord(text[index])]))
+        previous = index + 1
+    origin.extend(range(previous, len(text)))
+    return folded, origin
+
+
+def _fold_one(char: str) -> str:
+    return char.lower() if char < "\x80" else fold_char(char)
 
 
 class Normalizer:
@@ -116,13 +131,16 @@ class Normalizer:
         previous_end = 0
         for found in _WORD_OR_SYMBOL.finditer(folded):
             gap = folded[previous_end : found.start()]
-            if any(c in _NEWLINES for c in gap):
+            if gap != " " and not _NEWLINES.isdisjoint(gap):
                 breaks.append(_original(origin, previous_end))
                 if sum(c in _NEWLINES for c in gap.replace("\r\n", "\n")) >= 2:
                     _append_barrier(tokens, _original(origin, previous_end))
             previous_end = found.end()
-            start = _original(origin, found.start())
-            end = _original(origin, found.end() - 1) + 1
+            if origin is None:
+                start, end = found.start(), previous_end
+            else:
+                start = _original(origin, found.start())
+                end = _original(origin, previous_end - 1) + 1
             piece = found.group()
             if piece[0].isalnum():
                 tokens.extend(self._word_tokens(piece, found.start(), origin, start, end))
@@ -145,6 +163,8 @@ class Normalizer:
     def _word_tokens(
         self, piece: str, folded_start: int, origin: list[int] | None, start: int, end: int
     ) -> list[Token]:
+        if _APOSTROPHE_CHARS.isdisjoint(piece):  # the common case: a plain word
+            return [Token(self._equivalents.get(piece, piece), start, end)]
         possessive = _POSSESSIVE.fullmatch(piece)
         if possessive is None:
             word = piece.translate(_APOSTROPHES)  # "int'l" -> "intl", "o'brien" -> "obrien"
