@@ -87,6 +87,7 @@ def _end_to_end(site: Server, workload: Workload, scratch: Path, repeat: int) ->
         "seconds": statistics.median(r["seconds"] for r in runs),
         "peak_rss_mb": max(r["peak_main_rss_mb"] for r in runs),
         "peak_tree_rss_mb": max(r["peak_tree_rss_mb"] for r in runs),
+        "peak_tree_pss_mb": max(r["peak_tree_pss_mb"] for r in runs),
         "expected": e2e.expected_counts(workload),
         "runs": runs,
     }
@@ -185,8 +186,10 @@ def _summary(results: dict[str, Any]) -> dict[str, Any]:
         "watchlist_ratio": results["watchlist"]["ratio"],
         "peak_rss_mb": results["end_to_end"]["peak_rss_mb"],
         "peak_tree_rss_mb": results["end_to_end"]["peak_tree_rss_mb"],
+        "peak_tree_pss_mb": results["end_to_end"]["peak_tree_pss_mb"],
         "peak_rss_mb_20k": memory["peak_main_rss_mb"] if memory else None,
         "peak_tree_rss_mb_20k": memory["peak_tree_rss_mb"] if memory else None,
+        "peak_tree_pss_mb_20k": memory["peak_tree_pss_mb"] if memory else None,
         "dedup_ratio_100k_1k": (results["dedup"] or {}).get("dedup_ratio_100k_1k"),
     }
 

@@ -35,7 +35,7 @@ ENTRIES_PER_FEED = 40
 SYNDICATED_SHARE = 0.10
 TRACKING_SHARE = 0.05
 FLAGGED_SHARE = 0.05
-FILLER_SHARE = 0.6  # filler words per word of the page's own article text
+FILLER_SHARE = 1.0  # filler words per word of the page's own article text
 _DEFAULT_WORDS = 600
 STEADY_FEEDS = 2000
 

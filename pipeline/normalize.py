@@ -126,6 +126,7 @@ class Normalizer:
     def document(self, text: str) -> Document:
         """Tokens of ``text`` with original offsets, plus where its sentences end."""
         folded, origin = fold(text)
+        equivalents = self._equivalents
         tokens: list[Token] = []
         breaks: list[int] = []
         previous_end = 0
@@ -143,7 +144,10 @@ class Normalizer:
                 end = _original(origin, previous_end - 1) + 1
             piece = found.group()
             if piece[0].isalnum():
-                tokens.extend(self._word_tokens(piece, found.start(), origin, start, end))
+                if _APOSTROPHE_CHARS.isdisjoint(piece):  # a plain word: the common case, inline
+                    tokens.append(Token(equivalents.get(piece, piece), start, end))
+                else:
+                    tokens.extend(self._word_tokens(piece, found.start(), origin, start, end))
             elif piece == "&":
                 tokens.append(Token("and", start, end))
             elif piece == ",":
@@ -163,8 +167,6 @@ class Normalizer:
     def _word_tokens(
         self, piece: str, folded_start: int, origin: list[int] | None, start: int, end: int
     ) -> list[Token]:
-        if _APOSTROPHE_CHARS.isdisjoint(piece):  # the common case: a plain word
-            return [Token(self._equivalents.get(piece, piece), start, end)]
         possessive = _POSSESSIVE.fullmatch(piece)
         if possessive is None:
             word = piece.translate(_APOSTROPHES)  # "int'l" -> "intl", "o'brien" -> "obrien"
