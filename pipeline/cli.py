@@ -42,6 +42,10 @@ app.add_typer(flags_app, name="flags")
 app.add_typer(articles_app, name="articles")
 app.add_typer(db_app, name="db")
 app.add_typer(watchlist_app, name="watchlist")
+users_app = typer.Typer(no_args_is_help=True, help="Desk users (`pipeline serve`).")
+app.add_typer(users_app, name="users")
+alerts_app = typer.Typer(no_args_is_help=True, help="Alert deliveries (webhooks, e-mail).")
+app.add_typer(alerts_app, name="alerts")
 
 stdout = Console(soft_wrap=False, highlight=False)
 
@@ -70,10 +74,21 @@ class ListFormat(StrEnum):
     json = "json"
 
 
+class UserRole(StrEnum):
+    reviewer = "reviewer"
+    observer = "observer"
+
+
+MIN_AUTH_TOKEN_LENGTH = 16
+
+
 class ImportFormat(StrEnum):
     ofac_csv = "ofac-csv"
     opensanctions_ftm = "opensanctions-ftm"
     opensanctions_csv = "opensanctions-csv"
+
+
+POLLED = ("ok", "failing")  # feed statuses that have a next poll
 
 
 class State:
@@ -113,6 +128,10 @@ def _global_options(
 @app.command()
 def run(
     once: Annotated[bool, typer.Option("--once", help="Poll every feed once, then exit.")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Serve this worker's metrics on 127.0.0.1:PORT."),
+    ] = None,
 ) -> None:
     """Run the daemon (or one round with --once)."""
     from pipeline.scheduler import (
@@ -120,6 +139,13 @@ def run(
     )  # the daemon's imports are heavy; keep other commands fast
 
     config = _config()
+    if metrics_port is not None:
+        from pipeline.metrics import serve_worker_metrics
+
+        try:
+            serve_worker_metrics(metrics_port)
+        except OSError as exc:
+            _fail(f"cannot serve metrics on 127.0.0.1:{metrics_port}: {exc}", 1)
     _guard(lambda: asyncio.run(Worker(config).run(once=once)))
 
 
@@ -135,6 +161,21 @@ def rescan(
     config = _config()
     added = _guard(lambda: rescan_articles(config, _since(since), stdout))
     stdout.print(f"rescan done: {added} new flag(s)")
+
+
+@app.command()
+def reprocess(
+    since: Annotated[
+        str | None, typer.Option(help="Only pages fetched since (ISO date or 2d).")
+    ] = None,
+) -> None:
+    """Re-extract, dedup and re-match archived pages without the network (after an upgrade
+    or a rule change); never duplicates articles, never changes reviewed flags."""
+    from pipeline.reprocess import reprocess_archive
+
+    config = _config()
+    counts = _guard(lambda: reprocess_archive(config, _since(since), Console(stderr=True)))
+    stdout.print(counts.summary(), soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -163,34 +204,91 @@ def stats(fmt: Annotated[ListFormat, typer.Option("--format")] = ListFormat.tabl
 
 @feeds_app.command("list")
 def feeds_list(fmt: Annotated[ListFormat, typer.Option("--format")] = ListFormat.table) -> None:
-    """Feeds with health: status, last success, last error, next poll."""
+    """Feeds with health: last attempt, success and new item, interval, next poll, error."""
     feeds = _guard(lambda: _repository().list_feeds())
     if fmt is ListFormat.json:
         print(output.render_json(feeds))
         return
+    _print_feeds(f"{len(feeds)} feeds", feeds)
+
+
+@feeds_app.command("stale")
+def feeds_stale(
+    older: Annotated[
+        str, typer.Option("--older", help="No success or no new item for this long (2d, 12h).")
+    ] = "2d",
+    fmt: Annotated[ListFormat, typer.Option("--format")] = ListFormat.table,
+) -> None:
+    """Feeds with no success or no new item for --older; exit 1 when there is any (cron)."""
+    try:
+        span = parse_duration(older)
+    except ValueError as exc:
+        _fail(f"--older: {exc}", 2)
+    before = utcnow() - timedelta(seconds=span)
+    feeds = _guard(lambda: _repository().stale_feeds(before))
+    if fmt is ListFormat.json:
+        print(output.render_json(feeds))
+    else:
+        _print_feeds(f"{len(feeds)} feeds with no success or no new item for {older}", feeds)
+    if feeds:
+        raise typer.Exit(1)
+
+
+def _print_feeds(title: str, feeds: list[dict[str, Any]]) -> None:
+    """Times relative to now (how long ago; how long until the next poll), to fit 80 columns."""
+    now = utcnow()
+    short = {"no_wrap": True, "justify": "right", "min_width": 5}
     columns = [
         ("feed", _clipped(16)),
-        ("status", {"no_wrap": True, "min_width": 7}),
-        ("success", {"no_wrap": True, "min_width": 11}),
-        ("next poll", {"no_wrap": True, "min_width": 11}),
+        ("status", {**_clipped(14), "min_width": 7}),
+        ("tried", short),
+        ("ok", short),
+        ("new", short),
+        ("every", short),
+        ("next", short),
         ("arts", {"justify": "right", "no_wrap": True, "min_width": 4}),
-        ("flags", {"justify": "right", "no_wrap": True, "min_width": 5}),
-        ("last error", _clipped(max(stdout.width - 64, 8))),
+        ("last error", _clipped(max(stdout.width - 67, 8))),
     ]
     rows = [
         [
             feed["name"],
-            feed["status"]
-            + (f" ({feed['consecutive_failures']}x)" if feed["consecutive_failures"] else ""),
-            output.compact_time(feed["last_success_at"]),
-            output.compact_time(feed["next_poll_at"]),
+            _feed_status(feed),
+            _ago(feed["last_attempt_at"], now),
+            _ago(feed["last_success_at"], now),
+            _ago(feed["last_new_item_at"], now),
+            _span(feed["interval_seconds"]) + ("*" if feed["interval_pinned"] else ""),
+            _until(feed["next_poll_at"], now) if feed["status"] in POLLED else "-",
             feed["articles"],
-            feed["flags"],
             feed["last_error"] or "-",
         ]
         for feed in feeds
     ]
-    output.print_table(stdout, f"{len(feeds)} feeds", columns, rows)
+    output.print_table(stdout, f"{title} (times ago, next: from now, * pinned)", columns, rows)
+
+
+@feeds_app.command("discover")
+def feeds_discover(url: Annotated[str, typer.Argument(metavar="URL", help="A homepage.")]) -> None:
+    """Print the feeds and news sitemaps a site advertises, as feeds.yaml entries."""
+    from pipeline.discover import discover_feeds, feeds_yaml
+    from pipeline.errors import InvalidURLError
+    from pipeline.fetch import Fetcher
+
+    # Discovery may come before there is a feeds.yaml: the fetch defaults serve then.
+    config = _config() if resolve_config_path(STATE.config_path).exists() else Config()
+
+    async def discover() -> list[Any]:
+        async with Fetcher(config.fetch) as fetcher:
+            return await discover_feeds(fetcher, url, max_bytes=config.fetch.max_bytes)
+
+    try:
+        found = asyncio.run(discover())
+    except InvalidURLError as exc:
+        _fail(str(exc), 2)
+    except PipelineError as exc:
+        _fail(str(exc), 1)
+    if not found:
+        _fail(f"no feed or news sitemap found at {url}", 1)
+    sys.stdout.write(feeds_yaml(found))
 
 
 @feeds_app.command("check")
@@ -342,6 +440,60 @@ def articles_list(
     output.print_table(stdout, f"{len(articles)} articles", columns, rows)
 
 
+# ---- alerts ------------------------------------------------------------------------------------
+
+
+class DeliveryStatusFilter(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+    all = "all"
+
+
+@alerts_app.command("list")
+def alerts_list(
+    status: Annotated[DeliveryStatusFilter, typer.Option()] = DeliveryStatusFilter.all,
+    fmt: Annotated[ListFormat, typer.Option("--format")] = ListFormat.table,
+) -> None:
+    """Alert deliveries: one per flag and channel, with attempts and the last error."""
+    wanted = None if status is DeliveryStatusFilter.all else status.value
+    deliveries = _guard(lambda: _repository().list_deliveries(wanted))
+    if fmt is ListFormat.json:
+        print(output.render_json(deliveries))
+        return
+    columns = [
+        ("id", {"justify": "right", "no_wrap": True}),
+        ("flag", {"justify": "right", "no_wrap": True}),
+        ("channel", _clipped(14)),
+        ("status", {"no_wrap": True, "min_width": 7}),
+        ("tries", {"justify": "right", "no_wrap": True}),
+        ("next", {"no_wrap": True}),
+        ("last error", _clipped(max(stdout.width - 56, 12))),
+    ]
+    rows = [
+        [
+            d["id"],
+            d["flag_id"],
+            d["channel"],
+            d["status"],
+            d["attempts"],
+            output.compact_time(d["next_attempt_at"]) if d["status"] == "pending" else None,
+            d["last_error"],
+        ]
+        for d in deliveries
+    ]
+    output.print_table(stdout, f"{len(deliveries)} deliveries", columns, rows)
+
+
+@alerts_app.command("retry")
+def alerts_retry(
+    channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+) -> None:
+    """Queue deliveries that gave up (`failed`) again, with a fresh count of attempts."""
+    queued = _guard(lambda: _repository().retry_failed_deliveries(utcnow(), channel))
+    stdout.print(f"{queued} delivery(ies) queued again")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations."""
@@ -407,6 +559,100 @@ def watchlist_import(
         stdout.print(line, markup=False, soft_wrap=True)
 
 
+# ---- desk and users ----------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on; loopback by default.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8080,
+    auth_token: Annotated[
+        str | None,
+        typer.Option(
+            "--auth-token",
+            envvar="PIPELINE_AUTH_TOKEN",
+            help="A shared token: whoever presents it acts as the reviewer 'team'.",
+        ),
+    ] = None,
+) -> None:
+    """The analysts' desk: the review queue, flag pages, feeds, the read API and /metrics."""
+    import uvicorn
+
+    from pipeline.web.app import create_app
+    from pipeline.web.auth import resolve_secret_key
+
+    if auth_token is not None and len(auth_token) < MIN_AUTH_TOKEN_LENGTH:
+        _fail(f"--auth-token: use at least {MIN_AUTH_TOKEN_LENGTH} characters", 2)
+    repository = _guard(_repository)
+    try:
+        secret_key = resolve_secret_key(resolve_config_path(STATE.config_path))
+    except OSError as exc:
+        _fail(f"cannot read or create the session secret key: {exc}", 1)
+    application = create_app(repository, secret_key=secret_key, auth_token=auth_token)
+    uvicorn.run(application, host=host, port=port, server_header=False, log_level="info")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    role: Annotated[UserRole, typer.Option(help="reviewer decides; observer only reads.")] = (
+        UserRole.reviewer
+    ),
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin's first line.")
+    ] = False,
+) -> None:
+    """Create a desk user (the password is asked for, or read with --password-stdin)."""
+    from pipeline.users import UserError, add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    repository = _guard(_repository)
+
+    def create() -> None:
+        try:
+            add_user(repository, name, password, role=role.value, now=utcnow())
+        except UserError as exc:  # a bad name, role or password, or a taken name: usage
+            _fail(str(exc), 2)
+
+    _guard(create)
+    stdout.print(f"user {name} added ({role.value})", markup=False)
+
+
+@users_app.command("list")
+def users_list(fmt: Annotated[ListFormat, typer.Option("--format")] = ListFormat.table) -> None:
+    """Desk users: name, role, whether they have an API token, disabled."""
+    users = _guard(lambda: _repository().list_users())
+    if fmt is ListFormat.json:
+        fields = ("name", "role", "has_api_token", "disabled", "created_at")
+        print(output.render_json([{key: getattr(user, key) for key in fields} for user in users]))
+        return
+    columns = [("name", _clipped(30)), ("role", {}), ("token", {}), ("disabled", {})]
+    rows = [
+        [
+            user.name,
+            user.role,
+            "yes" if user.has_api_token else "-",
+            "yes" if user.disabled else "-",
+        ]
+        for user in users
+    ]
+    output.print_table(stdout, f"{len(users)} users", columns, rows)
+
+
+@users_app.command("token")
+def users_token(name: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
+    """Create or replace the user's API token and print it (only its hash is stored)."""
+    from pipeline.users import rotate_token
+
+    token = _guard(lambda: rotate_token(_repository(), name))
+    print(token)
+
+
 # ---- helpers -----------------------------------------------------------------------------------
 
 
@@ -459,6 +705,34 @@ def _since(value: str | None) -> datetime | None:
     except ValueError:
         _fail(f"--since: {value!r} is not an ISO date (2025-01-31) or a span (2d, 12h)", 2)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _feed_status(feed: dict[str, Any]) -> str:
+    if feed["duplicate_of"]:
+        return f"dup of {feed['duplicate_of']}"
+    failures = feed["consecutive_failures"]
+    return str(feed["status"]) + (f" ({failures}x)" if failures else "")
+
+
+def _span(seconds: float | None) -> str:
+    """A duration in one unit, short: 45s, 15m, 12h, 3d."""
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _ago(value: datetime | None, now: datetime) -> str:
+    return "never" if value is None else _span(max((now - value).total_seconds(), 0))
+
+
+def _until(value: datetime | None, now: datetime) -> str:
+    if value is None:
+        return "-"
+    seconds = (value - now).total_seconds()
+    return "due" if seconds <= 0 else _span(seconds)
 
 
 def _clipped(width: int) -> dict[str, Any]:

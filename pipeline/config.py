@@ -116,6 +116,16 @@ class AlertSettings(_Strict):
     email: EmailChannel | None = None
     max_attempts: int = Field(12, ge=1)  # then a delivery is `failed` (shown, never dropped)
 
+    @model_validator(mode="after")
+    def _unique_channel_names(self) -> AlertSettings:
+        # Deliveries are keyed by channel name: two channels with one name would share rows.
+        names = [channel.name for channel in self.webhooks]
+        names += [self.email.name] if self.email is not None else []
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"duplicate alert channel name {name!r}")
+        return self
+
 
 class FeedConfig(_Strict):
     name: str = Field(min_length=1, max_length=200)

@@ -17,6 +17,7 @@ from functools import partial
 
 from pipeline.errors import ExtractionError
 from pipeline.extract import extract_page
+from pipeline.metrics import EXTRACTION_SECONDS
 from pipeline.records import ExtractedPage
 
 PAGES_PER_WORKER = 500
@@ -40,7 +41,8 @@ class PageExtractor:
         loop = asyncio.get_running_loop()
         job = partial(extract_page, body, url=url, content_type=content_type)
         try:
-            return await loop.run_in_executor(self._executor, job)
+            with EXTRACTION_SECONDS.time():
+                return await loop.run_in_executor(self._executor, job)
         except BrokenProcessPool:
             # A worker died (e.g. killed for memory): replace the pool, report this page.
             self._executor.shutdown(wait=False, cancel_futures=True)

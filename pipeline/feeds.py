@@ -29,6 +29,7 @@ from feedparser.encodings import convert_to_utf8
 from lxml import etree
 
 from pipeline.errors import FeedParseError
+from pipeline.intervals import feed_update_seconds
 from pipeline.records import FeedEntry, ParsedFeed
 
 JSON_FEED_VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
@@ -141,10 +142,14 @@ def _parse_xml_feed(body: bytes, base_url: str, content_type: str | None) -> Par
     if not raw_entries and not result.get("version"):
         reason = bozo_reason or "no RSS, Atom, RDF or JSON Feed document found"
         raise FeedParseError(f"not a feed: {reason}")
+    channel = result.get("feed", {})
     return ParsedFeed(
-        title=_one_line(_detail_text(result.get("feed", {}), "title")),
+        title=_one_line(_detail_text(channel, "title")),
         entries=[_xml_entry(raw, base_url) for raw in raw_entries],
         warning=bozo_reason or encoding_warning,
+        update_seconds=feed_update_seconds(
+            channel.get("ttl"), channel.get("sy_updateperiod"), channel.get("sy_updatefrequency")
+        ),
     )
 
 

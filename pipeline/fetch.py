@@ -3,7 +3,9 @@
 One ``Fetcher`` (one shared ``httpx.AsyncClient``) serves the whole process. Every ``fetch``:
 
 - runs under two limits: ``concurrency`` requests in flight overall and ``per_host`` per host
-  name (asyncio semaphores; waiting for a slot is not charged to the deadline);
+  name (asyncio semaphores; waiting for a slot is not charged to the deadline), and request
+  starts to one host at least ``host_delay`` apart (pipeline.politeness, which also hears of
+  every 429/503 so that the whole host can be slowed down);
 - has ``timeout`` for each connect/read/write/pool wait and a total ``deadline`` over all hops
   and the body, so a server that drips one byte a second is cut off;
 - follows redirects itself, at most ``max_redirects`` hops, refusing loops, so that every hop
@@ -51,6 +53,7 @@ from pipeline.errors import (
     NetworkError,
     TooManyRedirectsError,
 )
+from pipeline.politeness import HostGate
 from pipeline.records import FetchedResponse
 
 log = logging.getLogger(__name__)
@@ -346,6 +349,8 @@ class Fetcher:
         )
         self._in_flight = asyncio.Semaphore(settings.concurrency)
         self._hosts = _HostLimiter(settings.per_host)
+        # fetch.host_delay between request starts to one host; 429/503 go to its listeners.
+        self.host_gate = HostGate(settings.host_delay)
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -396,7 +401,9 @@ class Fetcher:
                 raise TooManyRedirectsError(f"redirect loop: {key} was reached twice")
             seen.add(key)
             guarded = target.host != trusted_host
-            hop = await self._one_hop(target, headers, deadline, guarded=guarded)
+            hop = await self._one_hop(
+                target, headers, deadline, guarded=guarded, first=not redirects
+            )
             if hop.redirect_to is None:
                 return target, hop
             redirects += 1
@@ -409,29 +416,42 @@ class Fetcher:
             target = hop.redirect_to
 
     async def _one_hop(
-        self, target: httpx.URL, headers: dict[str, str], deadline: _Deadline, *, guarded: bool
+        self,
+        target: httpx.URL,
+        headers: dict[str, str],
+        deadline: _Deadline,
+        *,
+        guarded: bool,
+        first: bool,
     ) -> _Hop:
         # Host slot before the global one: a queue for one busy host must not hold global slots.
-        async with self._hosts.hold(target.host), self._in_flight, deadline.running():
-            if guarded and not self._settings.allow_private_addresses:
-                await _refuse_private(target)
-            request = self._client.build_request("GET", target, headers=headers)
-            response = await self._client.send(request, stream=True)
-            try:
-                return await self._answer(response)
-            finally:
-                await response.aclose()
+        # The host delay is waited for in the host slot, and like it is not charged to the
+        # deadline; redirect hops follow at once (one request to the site, as browsers do).
+        async with self._hosts.hold(target.host):
+            if first:
+                await self.host_gate.wait_turn(target.host)
+            async with self._in_flight, deadline.running():
+                if guarded and not self._settings.allow_private_addresses:
+                    await _refuse_private(target)
+                request = self._client.build_request("GET", target, headers=headers)
+                response = await self._client.send(request, stream=True)
+                try:
+                    return await self._answer(response)
+                finally:
+                    await response.aclose()
 
     async def _answer(self, response: httpx.Response) -> _Hop:
         status = response.status_code
         headers = {name.lower(): value for name, value in response.headers.items()}
+        retry_after = parse_retry_after(headers.get("retry-after")) if status >= 400 else None
+        self.host_gate.answered(response.url.host, status, retry_after)
         if status in REDIRECT_STATUSES:
             return _Hop(status, headers, redirect_to=_redirect_target(response))
         if status >= 400:
             raise HTTPStatusError(
                 f"HTTP {status} {response.reason_phrase} from {response.url}",
                 status=status,
-                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                retry_after=retry_after,
             )
         if status == 304:
             return _Hop(status, headers)

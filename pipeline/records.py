@@ -58,6 +58,9 @@ class ParsedFeed:
     title: str
     entries: list[FeedEntry]
     warning: str | None = None  # e.g. feedparser's bozo reason when entries were still read
+    # Seconds between updates the document announces (RSS <ttl>, sy:updatePeriod/Frequency):
+    # a floor of the feed's adaptive interval (pipeline.intervals).
+    update_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,8 @@ from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from pipeline.alerts import DISPATCH_EVERY, AlertDispatcher
+from pipeline.archive import PageArchive, prune_archive
 from pipeline.clock import utcnow
 from pipeline.config import Config
 from pipeline.errors import PipelineError, StorageError
@@ -47,6 +49,7 @@ class Worker:
         self.stop = asyncio.Event()
         self.db = Database(config.database)
         self.repository = Repository(self.db)
+        self.alerts = AlertDispatcher(config.alerts, self.repository, clock=clock)
         self._in_flight: dict[int, asyncio.Task[PollRecord | None]] = {}
         self.storage_errors: list[str] = []
         # A claim that filled every free slot may have left due feeds behind: polls that end
@@ -59,8 +62,24 @@ class Worker:
         self.db.ensure_schema()
         watchlist = load_watchlist(self.config.watchlist)
         now = self.clock()
-        self.repository.sync_feeds(self.config.feeds, self.config.schedule.interval, now)
+        schedule = self.config.schedule
+        duplicates = self.repository.sync_feeds(
+            self.config.feeds,
+            schedule.interval,
+            now,
+            min_interval=schedule.min_interval,
+            max_interval=schedule.max_interval,
+        )
+        for name, original in duplicates:
+            log.warning(
+                "feed %r is the same feed as %r: polling only %r",
+                name,
+                original,
+                original,
+                extra={"feed": name, "stage": "schedule"},
+            )
         self.repository.sync_watchlist(watchlist, now)
+        self.alerts.sync()  # before polling: this run's flags are alerted
         return Matcher(watchlist)
 
     async def run(self, *, once: bool) -> list[PollRecord]:
@@ -92,6 +111,7 @@ class Worker:
         feeds = self._claim(due_only=False, limit=len(self.config.feeds) or 1)
         records = await asyncio.gather(*(self._poll_and_record(poller, feed) for feed in feeds))
         self._raise_storage_errors()
+        await self._dispatch_alerts(flush=True)
         return [record for record in records if record is not None]
 
     async def _run_daemon(self, poller: FeedPoller) -> None:
@@ -105,6 +125,13 @@ class Worker:
             coalesce=True,
             next_run_time=datetime.now(tz=self.clock().tzinfo),
         )
+        if self.alerts.configured:
+            scheduler.add_job(
+                self._dispatch_alerts, "interval", seconds=DISPATCH_EVERY, max_instances=1
+            )
+        if self.config.archive.enabled:  # at start, then once a day
+            start = datetime.now(tz=self.clock().tzinfo)
+            scheduler.add_job(self._prune_archive, "interval", days=1, next_run_time=start)
         scheduler.start()
         log.info("worker %s started with %d feeds", self.id, len(self.config.feeds))
         await self.stop.wait()
@@ -152,6 +179,24 @@ class Worker:
             log.error("cannot claim feeds: %s", exc, extra={"stage": "schedule"})
             return
         self._start(poller, feeds, free)
+
+    async def _prune_archive(self) -> None:
+        settings = self.config.archive
+        archive = PageArchive(settings.path)
+        try:
+            rows, files = await asyncio.to_thread(
+                prune_archive, self.repository, archive, settings.keep_days, self.clock()
+            )
+        except PipelineError as exc:
+            log.error("cannot prune the archive: %s", exc, extra={"stage": "archive"})
+            return
+        log.info("archive pruned: %d rows, %d files", rows, files, extra={"stage": "archive"})
+
+    async def _dispatch_alerts(self, *, flush: bool = False) -> None:
+        try:
+            await self.alerts.dispatch(flush=flush)
+        except PipelineError as exc:  # the deliveries stay queued for the next round
+            log.error("cannot dispatch alerts: %s", exc, extra={"stage": "alert"})
 
     def _renew_leases(self) -> None:
         lease_until = self.clock() + timedelta(seconds=self.config.schedule.lease)

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, delete, func, insert, or_, select, text, update
+from sqlalchemy import Select, and_, case, delete, func, insert, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col
 
+from pipeline.clock import as_utc
 from pipeline.config import DedupSettings, FeedConfig
 from pipeline.dedup import (
     TextFingerprint,
@@ -29,11 +32,18 @@ from pipeline.dedup import (
     text_fingerprint,
     title_key,
 )
-from pipeline.errors import NotFoundError, StorageError
+from pipeline.errors import InvalidURLError, NotFoundError, StorageError
+from pipeline.politeness import HostThrottle, host_of
 from pipeline.records import ArticleDraft, EntityMatch
+from pipeline.urls import canonicalize
 from pipeline.watchlist import Watchlist
 from storage.db import Database
 from storage.models import (
+    FLAG_STATUSES,
+    AlertChannel,
+    AlertDelivery,
+    AppUser,
+    ArchivedPage,
     Article,
     ArticleRevision,
     ArticleUrl,
@@ -44,9 +54,13 @@ from storage.models import (
     FetchAttempt,
     Flag,
     FlagReview,
+    HostState,
     Story,
 )
+from storage.types import UTCDateTime
 from storage.views import api_articles, api_flags
+
+log = logging.getLogger("storage.repository")
 
 POLLABLE_STATUSES = ("ok", "failing")
 EXACT_CANDIDATES = 100  # articles with one content hash looked at for a short text's title
@@ -63,6 +77,9 @@ class FeedToPoll:
     last_modified: str | None
     interval_seconds: float
     consecutive_failures: int
+    interval_pinned: bool = False  # feeds.yaml gives an explicit interval: no adaptation
+    body_hash: str | None = None  # of the last fully processed 200 body
+    interval_floor_seconds: float | None = None  # the publisher's floor seen last
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +90,7 @@ class PollRecord:
     worker: str
     started_at: datetime
     duration_seconds: float
-    outcome: Literal["ok", "not_modified", "error", "interrupted"]
+    outcome: Literal["ok", "not_modified", "unchanged", "error", "interrupted"]
     next_poll_at: datetime
     status: str  # the feed's status after this poll
     consecutive_failures: int
@@ -87,6 +104,10 @@ class PollRecord:
     error: str | None = None
     etag: str | None = None  # validators to store (only after a 200)
     last_modified: str | None = None
+    body_hash: str | None = None  # to store after a 200 (None: the body must be parsed again)
+    final_url: str | None = None  # where the feed URL redirected to (None: not fetched)
+    interval_seconds: float | None = None  # the feed's interval from now on (None: unchanged)
+    interval_floor_seconds: float | None = None  # the publisher's floor seen in this poll
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +164,83 @@ class EntityRecord:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class ArchivedPageRecord:
+    """A fetched page body kept in the archive (pipeline.archive): where it came from, its
+    response headers and the feed entry that led to it (JSON-able values)."""
+
+    feed_id: int
+    article_id: int | None  # None only while its article is not stored
+    url: str
+    final_url: str
+    sha256: str
+    size: int
+    http_status: int
+    headers: dict[str, str]
+    entry: dict[str, Any]
+    fetched_at: datetime
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    """A pending alert delivery claimed for sending (its lease is `next_attempt_at`)."""
+
+    id: int
+    flag_id: int
+    channel: str
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """Database-wide figures for /metrics (pipeline.metrics)."""
+
+    polls_by_outcome: dict[str, int]
+    errors_by_kind: dict[str, int]
+    feeds_by_status: dict[str, int]
+    articles: int
+    duplicates: int
+    flags_by_status: dict[str, int]
+    feed_lag_seconds: dict[str, float]  # per polled feed: now - last success (or creation)
+    deliveries: dict[tuple[str, str], int]  # (channel, status) -> rows
+
+
+@dataclass(frozen=True, slots=True)
+class QueueQuery:
+    """The review queue's filters and page (`pipeline serve`)."""
+
+    status: str | None = None
+    entity: str | None = None  # entity id, or part of its name
+    feed: str | None = None
+    since: datetime | None = None  # first seen at or after
+    until: datetime | None = None  # first seen before
+    search: str | None = None  # part of the title or the snippet
+    offset: int = 0
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    rows: list[dict[str, Any]]
+    has_more: bool
+    counts: dict[str, int]  # flags per status under the same filters
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A desk user; password_hash never leaves the process (argon2)."""
+
+    id: int
+    name: str
+    role: str  # reviewer | observer
+    password_hash: str
+    has_api_token: bool
+    disabled: bool
+    created_at: datetime
+
+
 class Repository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -154,14 +252,27 @@ class Repository:
     # ---- feeds -------------------------------------------------------------------------------
 
     def sync_feeds(
-        self, feeds: Sequence[FeedConfig], default_interval: float, now: datetime
-    ) -> None:
+        self,
+        feeds: Sequence[FeedConfig],
+        default_interval: float,
+        now: datetime,
+        *,
+        min_interval: float = 0.0,
+        max_interval: float = float("inf"),
+    ) -> list[tuple[str, str]]:
         """Make the feed table match feeds.yaml: add new feeds, update changed ones, and mark
-        feeds no longer configured as `removed` (their articles stay)."""
+        feeds no longer configured as `removed` (their articles stay).
+
+        An unpinned feed keeps its adaptive interval; it starts again from `default_interval`
+        only when it is new, loses its pin or lies outside [min_interval, max_interval]. A feed
+        whose URL is another configured feed's (http/https, www or not, or where an earlier
+        poll was redirected) is marked `duplicate` and never polled. Returns the duplicates
+        found as (feed, duplicate of) names."""
         configured = {feed.name: feed for feed in feeds}
         with self._session() as session:
             rows = {row.name: row for row in session.execute(select(Feed)).scalars()}
             for name, feed in configured.items():
+                pinned = feed.interval is not None
                 interval = feed.interval if feed.interval is not None else default_interval
                 url = str(feed.url)
                 row = rows.get(name)
@@ -175,7 +286,7 @@ class Repository:
                             tags=list(feed.tags),
                             status="ok",
                             interval_seconds=interval,
-                            interval_pinned=feed.interval is not None,
+                            interval_pinned=pinned,
                             next_poll_at=now,
                             consecutive_failures=0,
                             created_at=now,
@@ -185,16 +296,21 @@ class Repository:
                     continue
                 if row.url != url:  # a new address: old validators mean nothing there
                     row.url, row.etag, row.last_modified = url, None, None
+                    row.body_hash, row.final_url = None, None
                     row.next_poll_at = now
                 row.tags = list(feed.tags)
                 row.kind = feed.kind
-                row.interval_seconds = interval
-                row.interval_pinned = feed.interval is not None
+                adaptive = min_interval <= row.interval_seconds <= max_interval
+                if pinned or row.interval_pinned or not adaptive:
+                    row.interval_seconds = interval
+                row.interval_pinned = pinned
                 if row.status == "removed":
                     row.status, row.next_poll_at = "ok", now
             for name, row in rows.items():
                 if name not in configured and row.status != "removed":
                     row.status = "removed"
+            session.flush()
+            return _mark_configured_duplicates(session, [*configured], now)
 
     def claim_feeds(
         self, *, now: datetime, owner: str, lease_until: datetime, due_only: bool, limit: int
@@ -202,7 +318,9 @@ class Repository:
         """Take a lease on up to `limit` pollable feeds (due ones only if `due_only`).
 
         The conditional UPDATE is atomic on both engines, so two workers never hold one feed;
-        an expired lease (a crashed worker) is simply taken over.
+        an expired lease (a crashed worker) is simply taken over. A feed whose host is
+        throttled (host_state, after a 429/503) is not polled: its next poll moves to the end
+        of the throttle and its lease is let go at once.
         """
         lease_free = or_(col(Feed.lease_expires_at).is_(None), col(Feed.lease_expires_at) < now)
         claimable = [col(Feed.status).in_(POLLABLE_STATUSES), lease_free]
@@ -213,6 +331,7 @@ class Repository:
         claimed: dict[int, FeedToPoll] = {}
         with self._session() as session:
             ids = list(session.execute(query).scalars().all())
+            throttled = _throttled_hosts(session, now) if ids else {}
             for start in range(0, len(ids), 500):  # one UPDATE per chunk, not per feed
                 chunk = ids[start : start + 500]
                 # The UPDATE re-checks everything the SELECT saw: on PostgreSQL another worker
@@ -229,6 +348,11 @@ class Repository:
                     col(Feed.lease_expires_at) == lease_until,
                 )
                 for row in session.execute(won.execution_options(populate_existing=True)).scalars():
+                    until = throttled.get(host_of(row.url))
+                    if until is not None:
+                        row.next_poll_at = max(as_utc(row.next_poll_at), until)
+                        row.lease_owner, row.lease_expires_at = None, None
+                        continue
                     claimed[row.id or 0] = _feed_to_poll(row)
         return [claimed[feed_id] for feed_id in ids if feed_id in claimed]
 
@@ -252,18 +376,29 @@ class Repository:
             )
 
     def record_poll(self, record: PollRecord) -> None:
-        """Write the poll's outcome to the feed (health, validators, next poll) and the history,
-        and release the lease."""
+        """Write the poll's outcome to the feed (health, validators, body hash, interval, next
+        poll) and the history, and release the lease. A feed that turns out to redirect to
+        another active feed's address becomes the `duplicate` of the earlier one."""
         with self._session() as session:
             feed = session.get_one(Feed, record.feed_id)
             feed.last_attempt_at = record.started_at
             feed.next_poll_at = record.next_poll_at
             feed.consecutive_failures = record.consecutive_failures
-            feed.status = record.status if feed.status != "removed" else "removed"
-            if record.outcome in ("ok", "not_modified"):
+            if feed.status not in ("removed", "duplicate"):  # set meanwhile: they stay
+                feed.status = record.status
+            if record.outcome in ("ok", "not_modified", "unchanged"):
                 feed.last_success_at = record.started_at
-            if record.outcome == "ok":
+            if record.outcome in ("ok", "unchanged") and record.http_status == 200:
                 feed.etag, feed.last_modified = record.etag, record.last_modified
+                feed.body_hash = record.body_hash
+            if record.interval_seconds is not None:
+                feed.interval_seconds = record.interval_seconds
+            if record.outcome in ("ok", "unchanged", "not_modified"):
+                feed.interval_floor_seconds = record.interval_floor_seconds
+            if record.final_url is not None and record.final_url != feed.final_url:
+                feed.final_url = record.final_url
+                if feed.status in POLLABLE_STATUSES:
+                    _mark_redirect_duplicate(session, feed)
             if record.new_entries:
                 feed.last_new_item_at = record.started_at
             if record.error:
@@ -285,6 +420,7 @@ class Repository:
                     errors=record.errors,
                     error=record.error,
                     worker=record.worker,
+                    interval_seconds=record.interval_seconds,
                 )
             )
 
@@ -300,10 +436,12 @@ class Repository:
             .group_by(col(Article.feed_id))
             .subquery()
         )
+        original = aliased(Feed)
         query = (
-            select(Feed, articles.c.n, flags.c.n)
+            select(Feed, articles.c.n, flags.c.n, col(original.name))
             .outerjoin(articles, articles.c.feed_id == col(Feed.id))
             .outerjoin(flags, flags.c.feed_id == col(Feed.id))
+            .outerjoin(original, col(original.id) == col(Feed.duplicate_of))
             .order_by(col(Feed.name))
         )
         with self._session() as session:
@@ -311,9 +449,14 @@ class Repository:
                 {
                     "name": feed.name,
                     "url": feed.url,
+                    "kind": feed.kind,
                     "status": feed.status,
+                    "duplicate_of": duplicate_of,
+                    "final_url": feed.final_url,
                     "tags": feed.tags,
                     "interval_seconds": feed.interval_seconds,
+                    "interval_pinned": feed.interval_pinned,
+                    "interval_floor_seconds": feed.interval_floor_seconds,
                     "last_attempt_at": feed.last_attempt_at,
                     "last_success_at": feed.last_success_at,
                     "last_new_item_at": feed.last_new_item_at,
@@ -324,8 +467,55 @@ class Repository:
                     "articles": n_articles or 0,
                     "flags": n_flags or 0,
                 }
-                for feed, n_articles, n_flags in session.execute(query).all()
+                for feed, n_articles, n_flags, duplicate_of in session.execute(query).all()
             ]
+
+    def stale_feeds(self, before: datetime) -> list[dict[str, Any]]:
+        """Feeds (not removed, not duplicates) with no success or no new item since `before`:
+        never is older than any time. Rows as `list_feeds`."""
+        cutoff = as_utc(before)
+
+        def stale(value: datetime | None) -> bool:
+            return value is None or as_utc(value) < cutoff
+
+        return [
+            feed
+            for feed in self.list_feeds()
+            if feed["status"] not in ("removed", "duplicate")
+            and (stale(feed["last_success_at"]) or stale(feed["last_new_item_at"]))
+        ]
+
+    # ---- host politeness ---------------------------------------------------------------------
+
+    def throttle_hosts(self, throttles: Iterable[HostThrottle], now: datetime) -> None:
+        """Remember hosts that answered 429/503 until when they are left alone (a later end
+        already stored wins: another worker may have seen a longer Retry-After)."""
+        with self._session() as session:
+            for throttle in throttles:
+                upsert = _insert(session, HostState).values(
+                    host=throttle.host,
+                    throttled_until=throttle.until,
+                    consecutive_throttles=throttle.count,
+                    last_status=throttle.status,
+                    updated_at=now,
+                )
+                stored, offered = col(HostState.throttled_until), upsert.excluded.throttled_until
+                session.execute(
+                    upsert.on_conflict_do_update(
+                        index_elements=["host"],
+                        set_={
+                            "throttled_until": case((stored > offered, stored), else_=offered),
+                            "consecutive_throttles": upsert.excluded.consecutive_throttles,
+                            "last_status": upsert.excluded.last_status,
+                            "updated_at": upsert.excluded.updated_at,
+                        },
+                    )
+                )
+
+    def host_throttles(self, now: datetime) -> dict[str, datetime]:
+        """Hosts throttled beyond `now`, with the end of their throttle."""
+        with self._session() as session:
+            return _throttled_hosts(session, now)
 
     # ---- articles ----------------------------------------------------------------------------
 
@@ -575,7 +765,8 @@ class Repository:
         self, flag_id: int, *, status: str, note: str | None, by: str | None, now: datetime
     ) -> None:
         with self._session() as session:
-            flag = session.get(Flag, flag_id)
+            # Locked: two reviewers deciding at once each record the status they really changed.
+            flag = session.get(Flag, flag_id, with_for_update=True)
             if flag is None:
                 raise NotFoundError(f"no flag with id {flag_id}")
             session.add(
@@ -620,6 +811,455 @@ class Repository:
                 status: flags.get(status, 0) for status in ("new", "relevant", "dismissed")
             },
         }
+
+    # ---- raw archive -------------------------------------------------------------------------
+
+    def record_archived_page(self, page: ArchivedPageRecord) -> None:
+        """Remember what an archived body was; the same body at the same URL is one row."""
+        values = {
+            "feed_id": page.feed_id,
+            "article_id": page.article_id,
+            "url": page.url,
+            "final_url": page.final_url,
+            "sha256": page.sha256,
+            "size": page.size,
+            "http_status": page.http_status,
+            "headers": dict(page.headers),
+            "entry": dict(page.entry),
+            "fetched_at": page.fetched_at,
+        }
+        try:
+            with self._session() as session:
+                session.execute(
+                    _insert(session, ArchivedPage)
+                    .values(**values)
+                    .on_conflict_do_nothing(index_elements=["url", "sha256"])
+                )
+        except IntegrityError as exc:  # e.g. its feed or article is gone: not worth a poll
+            raise StorageError(f"archived page not recorded: {exc}") from exc
+
+    def count_archived_pages(self, since: datetime | None) -> int:
+        """Articles `archived_pages_batch` will return: one (the latest page) per article."""
+        query = select(func.count()).select_from(ArchivedPage).where(_latest_archived_page())
+        if since is not None:
+            query = query.where(col(ArchivedPage.fetched_at) >= since)
+        with self._session() as session:
+            return int(session.execute(query).scalar_one())
+
+    def archived_pages_batch(
+        self, *, since: datetime | None, after_id: int, limit: int
+    ) -> list[ArchivedPageRecord]:
+        """The latest archived page of each article, in id order after `after_id` (keyset
+        pagination: constant memory, and an older page never overwrites a newer revision)."""
+        query = (
+            select(ArchivedPage)
+            .where(col(ArchivedPage.id) > after_id, _latest_archived_page())
+            .order_by(col(ArchivedPage.id))
+            .limit(limit)
+        )
+        if since is not None:
+            query = query.where(col(ArchivedPage.fetched_at) >= since)
+        with self._session() as session:
+            return [_archived_page_record(row) for row in session.execute(query).scalars()]
+
+    def stored_text(self, article_id: int) -> StoredText:
+        with self._session() as session:
+            article = session.get(Article, article_id)
+            if article is None:
+                raise NotFoundError(f"no article with id {article_id}")
+            return StoredText(article_id, article.story_id, article.title, article.text)
+
+    def prune_archived_pages(self, before: datetime) -> int:
+        """Forget archived pages fetched before `before`; the number of rows deleted."""
+        with self._session() as session:
+            result = session.execute(
+                delete(ArchivedPage).where(col(ArchivedPage.fetched_at) < before)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def archived_shas(self, shas: Iterable[str]) -> set[str]:
+        """The subset of these body hashes that an archived_page row still names."""
+        wanted = list(dict.fromkeys(shas))
+        found: set[str] = set()
+        with self._session() as session:
+            for start in range(0, len(wanted), 500):  # stay under bind-parameter limits
+                query = select(col(ArchivedPage.sha256)).where(
+                    col(ArchivedPage.sha256).in_(wanted[start : start + 500])
+                )
+                found.update(session.execute(query).scalars().all())
+        return found
+
+    # ---- alerts ------------------------------------------------------------------------------
+
+    def sync_alert_channels(self, channels: dict[str, str], now: datetime) -> None:
+        """Record channels (name -> kind) seen for the first time: flags created before a
+        channel existed are never sent on it. Removed channels keep their rows."""
+        with self._session() as session:
+            for name, kind in channels.items():
+                session.execute(
+                    _insert(session, AlertChannel)
+                    .values(name=name, kind=kind, created_at=now)
+                    .on_conflict_do_nothing(index_elements=["name"])
+                )
+
+    def enqueue_deliveries(self, channels: Sequence[str], now: datetime) -> int:
+        """A pending delivery per channel for every flag at least as new as the channel that
+        has none yet; idempotent (the unique constraint settles races). The number added."""
+        added = 0
+        with self._session() as session:
+            for channel in channels:
+                since = select(col(AlertChannel.created_at)).where(
+                    col(AlertChannel.name) == channel
+                )
+                delivered = select(col(AlertDelivery.id)).where(
+                    col(AlertDelivery.flag_id) == col(Flag.id),
+                    col(AlertDelivery.channel) == channel,
+                )
+                flags = select(
+                    col(Flag.id),
+                    literal(channel),
+                    literal("pending"),
+                    literal(0),
+                    literal(now, UTCDateTime),
+                    literal(now, UTCDateTime),
+                ).where(col(Flag.created_at) >= since.scalar_subquery(), ~delivered.exists())
+                columns = ["flag_id", "channel", "status", "attempts", "next_attempt_at"]
+                statement = (
+                    _insert(session, AlertDelivery)
+                    .from_select([*columns, "created_at"], flags)
+                    .on_conflict_do_nothing(index_elements=["flag_id", "channel"])
+                    .returning(col(AlertDelivery.id))
+                )
+                # RETURNING, not rowcount: drivers report INSERT ... SELECT counts differently.
+                added += len(session.execute(statement).all())
+        return added
+
+    def oldest_due_delivery(self, channel: str, now: datetime) -> datetime | None:
+        """When the oldest pending, due delivery of a channel was queued (digest timing)."""
+        query = select(func.min(col(AlertDelivery.created_at))).where(
+            *_due_deliveries(channel, now)
+        )
+        with self._session() as session:
+            oldest: datetime | None = session.execute(query).scalar_one()
+        return as_utc(oldest) if oldest is not None else None
+
+    def claim_deliveries(
+        self, channel: str, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[DueDelivery]:
+        """Take up to `limit` due pending deliveries of a channel, oldest first, by moving
+        their next attempt to `lease_until`: another worker skips them, and a dispatcher that
+        dies before settling them leaves them due again when the lease ends (at least once).
+        On PostgreSQL, SKIP LOCKED lets concurrent claimers take disjoint rows; SQLite
+        serialises writers (BEGIN IMMEDIATE)."""
+        query = (
+            select(AlertDelivery)
+            .where(*_due_deliveries(channel, now))
+            .order_by(col(AlertDelivery.next_attempt_at), col(AlertDelivery.id))
+            .limit(limit)
+        )
+        with self._session() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = list(session.execute(query).scalars())
+            claimed = [
+                DueDelivery(row.id or 0, row.flag_id, row.channel, row.attempts, row.created_at)
+                for row in rows
+            ]
+            for row in rows:
+                row.next_attempt_at = lease_until
+        return claimed
+
+    def mark_delivery(
+        self,
+        delivery_id: int,
+        *,
+        sent: bool,
+        now: datetime,
+        http_status: int | None,
+        error: str | None,
+        retry_at: datetime,
+        max_attempts: int,
+    ) -> str:
+        """Settle one attempt: `sent`, or a failed attempt retried at `retry_at` until
+        `max_attempts` (then `failed`). Returns the delivery's status."""
+        with self._session() as session:
+            row = session.get(AlertDelivery, delivery_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"no alert delivery with id {delivery_id}")
+            if row.status != "pending":  # settled meanwhile (e.g. `alerts retry`): keep it
+                return str(row.status)
+            row.attempts += 1
+            row.last_http_status, row.last_error = http_status, error
+            if sent:
+                row.status, row.sent_at = "sent", now
+            elif row.attempts >= max_attempts:
+                row.status = "failed"
+            else:
+                row.next_attempt_at = retry_at
+            return str(row.status)
+
+    def alert_flags(self, flag_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """The flag JSON (as `flags list --format json`) of these flags, by id."""
+        ids = sorted(set(flag_ids))
+        found: dict[int, dict[str, Any]] = {}
+        with self._session() as session:
+            for start in range(0, len(ids), 500):
+                query = select(api_flags).where(api_flags.c.id.in_(ids[start : start + 500]))
+                for row in session.execute(query):
+                    found[row.id] = dict(row._mapping)
+            duplicates = _story_urls(session, [flag["story_id"] for flag in found.values()])
+        for flag in found.values():
+            story_id = flag.pop("story_id")
+            flag.pop("duplicates_count", None)
+            flag["duplicates"] = [url for url in duplicates.get(story_id, []) if url != flag["url"]]
+        return found
+
+    def list_deliveries(self, status: str | None = None) -> list[dict[str, Any]]:
+        query = select(AlertDelivery).order_by(col(AlertDelivery.id))
+        if status is not None:
+            query = query.where(col(AlertDelivery.status) == status)
+        with self._session() as session:
+            return [
+                {
+                    "id": row.id,
+                    "flag_id": row.flag_id,
+                    "channel": row.channel,
+                    "status": row.status,
+                    "attempts": row.attempts,
+                    "next_attempt_at": row.next_attempt_at,
+                    "last_http_status": row.last_http_status,
+                    "last_error": row.last_error,
+                    "sent_at": row.sent_at,
+                    "created_at": row.created_at,
+                }
+                for row in session.execute(query).scalars()
+            ]
+
+    def retry_failed_deliveries(self, now: datetime, channel: str | None = None) -> int:
+        """Queue deliveries that gave up again, with a fresh count of attempts."""
+        statement = update(AlertDelivery).where(col(AlertDelivery.status) == "failed")
+        if channel is not None:
+            statement = statement.where(col(AlertDelivery.channel) == channel)
+        with self._session() as session:
+            result = session.execute(
+                statement.values(status="pending", attempts=0, next_attempt_at=now)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def metrics_snapshot(self, now: datetime) -> MetricsSnapshot:
+        with self._session() as session:
+            dialect = session.get_bind().dialect.name
+            outcome = col(FetchAttempt.outcome)
+            polls = session.execute(select(outcome, func.count()).group_by(outcome)).all()
+            kind = _error_kind(col(FetchAttempt.error), dialect).label("kind")
+            errors = session.execute(
+                select(kind, func.count())
+                .where(col(FetchAttempt.error).is_not(None))
+                .group_by(kind)
+            ).all()
+            feeds = session.execute(
+                select(
+                    col(Feed.name),
+                    col(Feed.status),
+                    col(Feed.last_success_at),
+                    col(Feed.created_at),
+                )
+            ).all()
+            articles = session.execute(select(func.count()).select_from(Article)).scalar_one()
+            duplicates = session.execute(
+                select(func.count()).where(col(Article.duplicate_of).is_not(None))
+            ).scalar_one()
+            status = col(Flag.status)
+            flags = dict(session.execute(select(status, func.count()).group_by(status)).all())
+            channel, delivery_status = col(AlertDelivery.channel), col(AlertDelivery.status)
+            deliveries = session.execute(
+                select(channel, delivery_status, func.count()).group_by(channel, delivery_status)
+            ).all()
+        feeds_by_status: dict[str, int] = {}
+        lag: dict[str, float] = {}
+        for name, feed_status, last_success_at, created_at in feeds:
+            feeds_by_status[feed_status] = feeds_by_status.get(feed_status, 0) + 1
+            if feed_status in POLLABLE_STATUSES:
+                lag[name] = max((now - (last_success_at or created_at)).total_seconds(), 0.0)
+        return MetricsSnapshot(
+            polls_by_outcome={name: int(count) for name, count in polls},
+            errors_by_kind={name or "unknown": int(count) for name, count in errors},
+            feeds_by_status=feeds_by_status,
+            articles=int(articles),
+            duplicates=int(duplicates),
+            flags_by_status={name: int(flags.get(name, 0)) for name in FLAG_STATUSES},
+            feed_lag_seconds=lag,
+            deliveries={(name, state): int(count) for name, state, count in deliveries},
+        )
+
+    # ---- analysts' desk (pipeline serve) and read API ----------------------------------------
+
+    def desk_queue(self, query: QueueQuery) -> QueuePage:
+        """One page of the review queue: `new` flags first, then newest first, with the number
+        of flags per status under the same filters (the status filter aside)."""
+        filters = _desk_filters(query)
+        rows_query = select(api_flags).where(*filters)
+        if query.status is not None:
+            rows_query = rows_query.where(api_flags.c.status == query.status)
+        not_new = case((api_flags.c.status == "new", 0), else_=1)
+        rows_query = (
+            rows_query.order_by(not_new, api_flags.c.first_seen_at.desc(), api_flags.c.id.desc())
+            .offset(query.offset)
+            .limit(query.limit + 1)  # one more tells whether a next page exists
+        )
+        counts_query = (
+            select(api_flags.c.status, func.count()).where(*filters).group_by(api_flags.c.status)
+        )
+        with self._session() as session:
+            rows = [dict(row._mapping) for row in session.execute(rows_query)]
+            counts = {status: int(n) for status, n in session.execute(counts_query).all()}
+        return QueuePage(
+            rows=rows[: query.limit],
+            has_more=len(rows) > query.limit,
+            counts={status: counts.get(status, 0) for status in FLAG_STATUSES},
+        )
+
+    def desk_flag(self, flag_id: int) -> dict[str, Any]:
+        """`flag_detail` plus what the flag page shows: the article's full text, every address
+        of every copy of the story, the entity with its aliases and source, and the previous
+        and next `new` flags in queue order (for j/k)."""
+        detail = self.flag_detail(flag_id)
+        with self._session() as session:
+            article = session.get_one(Article, detail["article_id"])
+            entity = session.get_one(Entity, detail["entity_id"])
+            copies = session.execute(
+                select(
+                    col(Article.id),
+                    col(Article.url),
+                    col(Article.final_url),
+                    col(Feed.name),
+                    col(Article.fetched_at),
+                )
+                .join(Feed, col(Feed.id) == col(Article.feed_id))
+                .where(col(Article.story_id) == detail["story_id"])
+                .order_by(col(Article.id))
+            ).all()
+            detail["previous_id"], detail["next_id"] = _queue_neighbours(
+                session, flag_id, detail["first_seen_at"]
+            )
+        detail["text"] = article.text
+        detail["fetched_at"] = article.fetched_at
+        detail["entity_record"] = {
+            "id": entity.id,
+            "name": entity.name,
+            "kind": entity.kind,
+            "country": entity.country,
+            "programs": list(entity.programs),
+            "aliases": list(entity.aliases),
+            "source": entity.source,
+        }
+        detail["appearances"] = [
+            {
+                "article_id": copy_id,
+                "url": url,
+                "final_url": final_url if final_url and final_url != url else None,
+                "feed": feed,
+                "fetched_at": fetched_at,
+            }
+            for copy_id, url, final_url, feed, fetched_at in copies
+        ]
+        return detail
+
+    def api_flags_page(
+        self,
+        *,
+        status: str | None,
+        since: datetime | None,
+        entity: str | None,
+        after_id: int,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Flags in id order after `after_id` (keyset pagination: a stable order in which new
+        flags only ever appear at the end), each with its duplicates' URLs."""
+        query = select(api_flags).where(
+            api_flags.c.id > after_id,
+            *_desk_filters(QueueQuery(entity=entity, since=since)),
+        )
+        if status is not None:
+            query = query.where(api_flags.c.status == status)
+        query = query.order_by(api_flags.c.id).limit(limit)
+        with self._session() as session:
+            rows = [dict(row._mapping) for row in session.execute(query)]
+            duplicates = _story_urls(session, [row["story_id"] for row in rows])
+        for row in rows:
+            row["duplicates"] = [
+                url for url in duplicates.get(row["story_id"], []) if url != row["url"]
+            ]
+        return rows
+
+    def article_detail(self, article_id: int) -> dict[str, Any]:
+        """The api_articles row, every URL known to lead to it, and its flags' ids."""
+        with self._session() as session:
+            row = session.execute(
+                select(api_articles).where(api_articles.c.id == article_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"no article with id {article_id}")
+            detail = dict(row._mapping)
+            detail["urls"] = list(
+                session.execute(
+                    select(col(ArticleUrl.url))
+                    .where(col(ArticleUrl.article_id) == article_id)
+                    .order_by(col(ArticleUrl.url))
+                ).scalars()
+            )
+            detail["flag_ids"] = list(
+                session.execute(
+                    select(col(Flag.id))
+                    .where(col(Flag.article_id) == article_id)
+                    .order_by(col(Flag.id))
+                ).scalars()
+            )
+        return detail
+
+    def ping(self) -> None:
+        """A trivial query: raises StorageError when the database does not answer."""
+        with self._session() as session:
+            session.execute(select(literal(1))).scalar_one()
+
+    def add_user(self, name: str, *, password_hash: str, role: str, now: datetime) -> bool:
+        """Create a user; False when the name is taken."""
+        with self._session() as session:
+            inserted = session.execute(
+                _insert(session, AppUser)
+                .values(name=name, password_hash=password_hash, role=role, created_at=now)
+                .on_conflict_do_nothing(index_elements=["name"])
+                .returning(col(AppUser.id))
+            ).scalar_one_or_none()
+        return inserted is not None
+
+    def list_users(self) -> list[UserRecord]:
+        with self._session() as session:
+            rows = session.execute(select(AppUser).order_by(col(AppUser.name))).scalars()
+            return [_user_record(row) for row in rows]
+
+    def user_by_name(self, name: str) -> UserRecord | None:
+        with self._session() as session:
+            row = session.execute(
+                select(AppUser).where(col(AppUser.name) == name)
+            ).scalar_one_or_none()
+            return _user_record(row) if row is not None else None
+
+    def user_by_token_hash(self, token_hash: str) -> UserRecord | None:
+        with self._session() as session:
+            row = session.execute(
+                select(AppUser).where(col(AppUser.api_token_hash) == token_hash)
+            ).scalar_one_or_none()
+            return _user_record(row) if row is not None else None
+
+    def set_user_token(self, name: str, token_hash: str) -> None:
+        """Replace the user's API token (only its hash is stored)."""
+        with self._session() as session:
+            result = session.execute(
+                update(AppUser).where(col(AppUser.name) == name).values(api_token_hash=token_hash)
+            )
+            if not getattr(result, "rowcount", 0):
+                raise NotFoundError(f"no user named {name!r}")
 
     # ---- plumbing ----------------------------------------------------------------------------
 
@@ -674,6 +1314,52 @@ def _insert(session: Session, model: type[SQLModel]) -> Any:
     return module.insert(model)
 
 
+def _latest_archived_page() -> Any:
+    """The page has an article and no newer page of that article exists (an index lookup
+    per row)."""
+    newer = aliased(ArchivedPage)
+    has_newer = (
+        select(col(newer.id))
+        .where(
+            col(newer.article_id) == col(ArchivedPage.article_id),
+            col(newer.id) > col(ArchivedPage.id),
+        )
+        .exists()
+    )
+    return and_(col(ArchivedPage.article_id).is_not(None), ~has_newer)
+
+
+def _archived_page_record(row: ArchivedPage) -> ArchivedPageRecord:
+    return ArchivedPageRecord(
+        feed_id=row.feed_id,
+        article_id=row.article_id,
+        url=row.url,
+        final_url=row.final_url,
+        sha256=row.sha256,
+        size=row.size,
+        http_status=row.http_status,
+        headers=dict(row.headers),
+        entry=dict(row.entry),
+        fetched_at=row.fetched_at,
+        id=row.id,
+    )
+
+
+def _due_deliveries(channel: str, now: datetime) -> list[Any]:
+    return [
+        col(AlertDelivery.channel) == channel,
+        col(AlertDelivery.status) == "pending",
+        col(AlertDelivery.next_attempt_at) <= now,
+    ]
+
+
+def _error_kind(error: Any, dialect: str) -> Any:
+    """The exception class name an error string starts with ("HTTPStatusError: 503 ...")."""
+    if dialect == "postgresql":
+        return func.split_part(error, ":", 1)
+    return func.substr(error, 1, func.instr(error + ":", ":") - 1)
+
+
 def _feed_to_poll(row: Feed) -> FeedToPoll:
     return FeedToPoll(
         id=row.id or 0,
@@ -684,7 +1370,83 @@ def _feed_to_poll(row: Feed) -> FeedToPoll:
         last_modified=row.last_modified,
         interval_seconds=row.interval_seconds,
         consecutive_failures=row.consecutive_failures,
+        interval_pinned=row.interval_pinned,
+        body_hash=row.body_hash,
+        interval_floor_seconds=row.interval_floor_seconds,
     )
+
+
+def _throttled_hosts(session: Session, now: datetime) -> dict[str, datetime]:
+    # A small table: hosts that answered 429/503, most of them long over.
+    query = select(HostState).where(col(HostState.throttled_until) > now)
+    return {
+        row.host: as_utc(row.throttled_until)
+        for row in session.execute(query).scalars()
+        if row.throttled_until is not None
+    }
+
+
+def _feed_key(url: str | None) -> str | None:
+    """What makes two feed addresses one feed: the canonical URL without its scheme and
+    without a leading ``www.`` (http/https and www variants are served alike)."""
+    if not url:
+        return None
+    try:
+        canonical = canonicalize(url)
+    except InvalidURLError:
+        return None
+    address = canonical.split("://", 1)[1]
+    return address.removeprefix("www.")
+
+
+def _feed_keys(row: Feed) -> set[str]:
+    return {key for key in (_feed_key(row.url), _feed_key(row.final_url)) if key}
+
+
+def _mark_configured_duplicates(
+    session: Session, names: Sequence[str], now: datetime
+) -> list[tuple[str, str]]:
+    """Feeds (in feeds.yaml order) whose address or redirect target is an earlier feed's:
+    `duplicate` of it. A former duplicate that no longer is one is polled again at once."""
+    rows = {row.name: row for row in session.execute(select(Feed)).scalars()}
+    owners: dict[str, Feed] = {}
+    found: list[tuple[str, str]] = []
+    for name in names:
+        row = rows.get(name)
+        if row is None or row.status == "gone":
+            continue
+        keys = _feed_keys(row)
+        first = next((owners[key] for key in sorted(keys) if key in owners), None)
+        if first is not None:
+            row.status, row.duplicate_of = "duplicate", first.id
+            row.lease_owner, row.lease_expires_at = None, None
+            found.append((row.name, first.name))
+            continue
+        if row.status == "duplicate":
+            row.status, row.duplicate_of, row.next_poll_at = "ok", None, now
+        for key in keys:
+            owners.setdefault(key, row)
+    return found
+
+
+def _mark_redirect_duplicate(session: Session, feed: Feed) -> None:
+    """After a poll found where `feed` redirects: if another active feed has that address
+    (or redirects there too), the later-added of the two becomes the other's duplicate."""
+    keys = _feed_keys(feed)
+    others = select(Feed).where(col(Feed.status).in_(POLLABLE_STATUSES), col(Feed.id) != feed.id)
+    for other in session.execute(others).scalars():
+        if keys & _feed_keys(other):
+            first, later = sorted((feed, other), key=lambda row: row.id or 0)
+            later.status, later.duplicate_of = "duplicate", first.id
+            log.warning(
+                "feed %r is the same feed as %r (%s): polling only %r",
+                later.name,
+                first.name,
+                later.final_url or later.url,
+                first.name,
+                extra={"feed": later.name, "stage": "schedule"},
+            )
+            return
 
 
 def _article_by_urls(session: Session, urls: Sequence[str]) -> Article | None:
@@ -964,10 +1726,76 @@ def _document(title: str, text: str) -> str:
     return f"{title}\n\n{text}"
 
 
+def _desk_filters(query: QueueQuery) -> list[Any]:
+    """WHERE clauses over api_flags for the queue's filters (not the status: counts span it)."""
+    filters: list[Any] = []
+    if query.entity:
+        filters.append(
+            or_(
+                func.lower(api_flags.c.entity).like(_contains(query.entity), escape="\\"),
+                func.lower(api_flags.c.entity_id) == query.entity.lower(),
+            )
+        )
+    if query.feed:
+        filters.append(api_flags.c.feed == query.feed)
+    if query.since is not None:
+        filters.append(api_flags.c.first_seen_at >= query.since)
+    if query.until is not None:
+        filters.append(api_flags.c.first_seen_at < query.until)
+    if query.search:
+        pattern = _contains(query.search)
+        filters.append(
+            or_(
+                func.lower(api_flags.c.title).like(pattern, escape="\\"),
+                func.lower(api_flags.c.snippet).like(pattern, escape="\\"),
+            )
+        )
+    return filters
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own % and _ taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _queue_neighbours(
+    session: Session, flag_id: int, first_seen_at: datetime
+) -> tuple[int | None, int | None]:
+    """The `new` flags just before and after this one in queue order (newest first)."""
+    is_new = col(Flag.status) == "new"
+    created, ident = col(Flag.created_at), col(Flag.id)
+    newer = or_(created > first_seen_at, and_(created == first_seen_at, ident > flag_id))
+    older = or_(created < first_seen_at, and_(created == first_seen_at, ident < flag_id))
+    previous = session.execute(
+        select(ident).where(is_new, newer).order_by(created, ident).limit(1)
+    ).scalar_one_or_none()
+    following = session.execute(
+        select(ident).where(is_new, older).order_by(created.desc(), ident.desc()).limit(1)
+    ).scalar_one_or_none()
+    return previous, following
+
+
+def _user_record(row: AppUser) -> UserRecord:
+    return UserRecord(
+        id=row.id or 0,
+        name=row.name,
+        role=row.role,
+        password_hash=row.password_hash,
+        has_api_token=row.api_token_hash is not None,
+        disabled=row.disabled,
+        created_at=row.created_at,
+    )
+
+
 __all__ = [
+    "ArchivedPageRecord",
     "EntityRecord",
     "FeedToPoll",
     "PollRecord",
+    "QueuePage",
+    "QueueQuery",
     "Repository",
     "StoreOutcome",
+    "UserRecord",
 ]

@@ -39,6 +39,7 @@ def test_every_real_page_is_stored_with_page_text(site: Site, tmp_path: Path) ->
                     "extract_workers": 2,  # the process pool, as in production
                     "concurrency": 16,
                     "per_host": 16,
+                    "host_delay": 0,  # every page is on this one loopback host
                 },
                 "feeds": [{"name": "Corpus", "url": site.url("/feed.xml")}],
             }

@@ -185,6 +185,7 @@ def write_config(path: Path, database: str, site: Site, corpus: Corpus, **schedu
             "deadline": WAIT_LIMIT * 2,
             "concurrency": PER_WORKER,
             "per_host": PER_WORKER,
+            "host_delay": 0,  # every load-site feed and page is on one loopback host
         },
         "schedule": {"interval": "1h", "tick": 0.5, **schedule},
         "feeds": [

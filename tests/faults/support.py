@@ -59,6 +59,7 @@ def write_config(
         "concurrency": 64,
         "per_host": 64,
         "max_bytes": 1_000_000,
+        "host_delay": 0,  # every hostile route is on one loopback host
     }
     schedule_settings: dict[str, Any] = {"interval": "15m", "jitter": 0}
     document = {
