@@ -28,6 +28,7 @@ from pipeline.extractor_pool import PageExtractor
 from pipeline.fetch import Fetcher
 from pipeline.ingest import FeedPoller
 from pipeline.match import Matcher
+from pipeline.poll_recorder import PollRecorder
 from pipeline.watchlist import load_watchlist
 from storage.db import Database
 from storage.repository import FeedToPoll, PollRecord, Repository
@@ -49,6 +50,7 @@ class Worker:
         self.stop = asyncio.Event()
         self.db = Database(config.database)
         self.repository = Repository(self.db)
+        self.recorder = PollRecorder(self.repository)
         self.alerts = AlertDispatcher(config.alerts, self.repository, clock=clock)
         self._in_flight: dict[int, asyncio.Task[PollRecord | None]] = {}
         self.storage_errors: list[str] = []
@@ -215,7 +217,7 @@ class Worker:
     async def _poll_and_record(self, poller: FeedPoller, feed: FeedToPoll) -> PollRecord | None:
         try:
             record = await poller.poll(feed)
-            await asyncio.to_thread(self.repository.record_poll, record)
+            await self.recorder.record(record)
         except StorageError as exc:  # full disk, read-only file, lost server: say so loudly
             log.error("database failed: %s", exc, extra={"feed": feed.name, "stage": "store"})
             self.storage_errors.append(str(exc))
