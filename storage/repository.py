@@ -1439,7 +1439,16 @@ def _mark_redirect_duplicate(session: Session, feed: Feed) -> None:
     """After a poll found where `feed` redirects: if another active feed has that address
     (or redirects there too), the later-added of the two becomes the other's duplicate."""
     keys = _feed_keys(feed)
-    others = select(Feed).where(col(Feed.status).in_(POLLABLE_STATUSES), col(Feed.id) != feed.id)
+    target = _feed_key(feed.final_url)
+    if target is None or target == _feed_key(feed.url):
+        return  # it answers at its own address: sync_feeds has compared that already
+    # Only feeds on the target's host can share its address: the database narrows them.
+    host = target.split("/", 1)[0]
+    others = select(Feed).where(
+        col(Feed.status).in_(POLLABLE_STATUSES),
+        col(Feed.id) != feed.id,
+        or_(col(Feed.url).contains(host), col(Feed.final_url).contains(host)),
+    )
     for other in session.execute(others).scalars():
         if keys & _feed_keys(other):
             first, later = sorted((feed, other), key=lambda row: row.id or 0)
