@@ -58,6 +58,10 @@ class Worker:
         # then claim more at once instead of waiting for the next tick (else a round of 2,000
         # due feeds would take 2,000 / concurrency ticks).
         self._backlog = False
+        # Feed polls in flight at once: twice the request limit, because a poll also holds its
+        # slot while its record is written and while it waits out a host's delay; the
+        # Fetcher's own limits keep requests to `fetch.concurrency`.
+        self._slots = 2 * config.fetch.concurrency
 
     def prepare(self) -> Matcher:
         """Bring the database up to date with the config and the watchlist."""
@@ -144,7 +148,7 @@ class Worker:
     async def _tick(self, poller: FeedPoller) -> None:
         if self.stop.is_set():
             return
-        free = max(self.config.fetch.concurrency - len(self._in_flight), 0)
+        free = max(self._slots - len(self._in_flight), 0)
         try:
             self._renew_leases()
             feeds = self._claim(due_only=True, limit=free) if free else []
@@ -164,15 +168,15 @@ class Worker:
 
     def _forget(self, feed_id: int, poller: FeedPoller, _task: object) -> None:
         self._in_flight.pop(feed_id, None)
-        free = self.config.fetch.concurrency - len(self._in_flight)
+        free = self._slots - len(self._in_flight)
         # Refill by a quarter of the slots at a time, so that a round costs few claims.
-        refill = free >= max(1, self.config.fetch.concurrency // 4) or not self._in_flight
+        refill = free >= max(1, self._slots // 4) or not self._in_flight
         if self._backlog and refill and not self.stop.is_set():
             self._backlog = False  # the refill's own claim tells whether more are due
             asyncio.get_running_loop().call_soon(self._refill, poller)
 
     def _refill(self, poller: FeedPoller) -> None:
-        free = max(self.config.fetch.concurrency - len(self._in_flight), 0)
+        free = max(self._slots - len(self._in_flight), 0)
         if self.stop.is_set() or not free:
             return
         try:

@@ -16,7 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, case, delete, func, insert, literal, or_, select, text, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased
@@ -386,13 +399,36 @@ class Repository:
         earlier one."""
         if not records:
             return
+        feed_table = SQLModel.metadata.tables[Feed.__tablename__]
         with self._session() as session:
             ids = sorted({record.feed_id for record in records})
-            # One query loads every feed into the session; get_one then finds them there.
-            session.execute(select(Feed).where(col(Feed.id).in_(ids))).scalars().all()
+            columns = (feed_table.c.id, feed_table.c.status, feed_table.c.final_url,
+                       feed_table.c.lease_owner)  # fmt: skip
+            current = {
+                row.id: row for row in session.execute(select(*columns).where(columns[0].in_(ids)))
+            }
+            changes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            redirected: list[int] = []
             for record in records:
-                _record_poll(session, record)
-            session.add_all(_fetch_attempt(record) for record in records)
+                row = current[record.feed_id]
+                values = _poll_changes(record, row.status, row.final_url, row.lease_owner)
+                changes.setdefault(tuple(sorted(values)), []).append({**values, "_id": row.id})
+                if "final_url" in values and values.get("status", row.status) in POLLABLE_STATUSES:
+                    redirected.append(row.id)
+            # Core executemany per set of changed columns: the ORM's bookkeeping would cost
+            # more than the rest of a 304 poll.
+            for keys, rows in changes.items():
+                statement = (
+                    update(feed_table)
+                    .where(feed_table.c.id == bindparam("_id"))
+                    .values({key: bindparam(key) for key in keys})
+                )
+                session.execute(statement, rows)
+            session.execute(
+                insert(FetchAttempt), [_fetch_attempt_row(record) for record in records]
+            )
+            for feed_id in redirected:
+                _mark_redirect_duplicate(session, session.get_one(Feed, feed_id))
 
     def list_feeds(self) -> list[dict[str, Any]]:
         articles = (
@@ -1318,37 +1354,38 @@ def _error_kind(error: Any, dialect: str) -> Any:
     return func.substr(error, 1, func.instr(error + ":", ":") - 1)
 
 
-def _record_poll(session: Session, record: PollRecord) -> None:
-    """One poll's outcome on its feed row (see Repository.record_polls)."""
-    feed = session.get_one(Feed, record.feed_id)
-    feed.last_attempt_at = record.started_at
-    feed.next_poll_at = record.next_poll_at
-    feed.consecutive_failures = record.consecutive_failures
-    if feed.status not in ("removed", "duplicate"):  # set meanwhile: they stay
-        feed.status = record.status
+def _poll_changes(
+    record: PollRecord, status: str, final_url: str | None, lease_owner: str | None
+) -> dict[str, Any]:
+    """The feed columns one poll changes (see Repository.record_polls)."""
+    values: dict[str, Any] = {
+        "last_attempt_at": record.started_at,
+        "next_poll_at": record.next_poll_at,
+        "consecutive_failures": record.consecutive_failures,
+    }
+    if status not in ("removed", "duplicate"):  # set meanwhile: they stay
+        values["status"] = record.status
     if record.outcome in ("ok", "not_modified", "unchanged"):
-        feed.last_success_at = record.started_at
+        values["last_success_at"] = record.started_at
+        values["interval_floor_seconds"] = record.interval_floor_seconds
     if record.outcome in ("ok", "unchanged") and record.http_status == 200:
-        feed.etag, feed.last_modified = record.etag, record.last_modified
-        feed.body_hash = record.body_hash
+        values.update(etag=record.etag, last_modified=record.last_modified)
+        values["body_hash"] = record.body_hash
     if record.interval_seconds is not None:
-        feed.interval_seconds = record.interval_seconds
-    if record.outcome in ("ok", "unchanged", "not_modified"):
-        feed.interval_floor_seconds = record.interval_floor_seconds
-    if record.final_url is not None and record.final_url != feed.final_url:
-        feed.final_url = record.final_url
-        if feed.status in POLLABLE_STATUSES:
-            _mark_redirect_duplicate(session, feed)
+        values["interval_seconds"] = record.interval_seconds
+    if record.final_url is not None and record.final_url != final_url:
+        values["final_url"] = record.final_url
     if record.new_entries:
-        feed.last_new_item_at = record.started_at
+        values["last_new_item_at"] = record.started_at
     if record.error:
-        feed.last_error, feed.last_error_at = record.error, record.started_at
-    if feed.lease_owner == record.worker:
-        feed.lease_owner, feed.lease_expires_at = None, None
+        values.update(last_error=record.error, last_error_at=record.started_at)
+    if lease_owner == record.worker:
+        values.update(lease_owner=None, lease_expires_at=None)
+    return values
 
 
-def _fetch_attempt(record: PollRecord) -> FetchAttempt:
-    return FetchAttempt(
+def _fetch_attempt_row(record: PollRecord) -> dict[str, Any]:
+    return dict(
         feed_id=record.feed_id,
         started_at=record.started_at,
         duration_seconds=record.duration_seconds,
