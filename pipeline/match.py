@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 import ahocorasick
 
 from pipeline.aliases import NameForm, RuleSet, Strength, load_rule_set
-from pipeline.normalize import BARRIER, COMMA, Document, Token
+from pipeline.normalize import BARRIER, COMMA, Document, Token, written_words
 from pipeline.records import EntityMatch, Mention
 from pipeline.watchlist import Watchlist, WatchlistEntity
 
@@ -172,6 +172,7 @@ class Matcher:
         self._orders: dict[str, list[int]] = defaultdict(list)  # "13382" -> entity indexes
         self._contexts = [self._compile_entity(i, e) for i, e in enumerate(self._entities)]
         self._automaton = self._build_automaton()
+        self._prefilter = self._build_prefilter()
 
     # ---- compiling -------------------------------------------------------------------------
 
@@ -254,6 +255,40 @@ class Matcher:
             return []
         return self._rules.rules.countries.get(country.upper(), [country])
 
+    def _build_prefilter(self) -> dict[str, list[tuple[frozenset[str], ...]]] | None:
+        """The written words a matching text must hold: every word of some name form (in a
+        spelling that normalises to it). Forms are indexed by
+        one word each (the rarest: not an everyday word, then the longest), so a text is
+        checked only against the forms whose index word it holds. Most articles hold none
+        completely, and then the tokenizer, the costly part, never runs."""
+        index: dict[str, list[tuple[frozenset[str], ...]]] = defaultdict(list)
+        normalizer, common = self._rules.normalizer, self._rules.common_words
+        for key, payload in self._payloads.items():
+            if all(code < 0 for code in payload):
+                continue  # context terms only: they never make a candidate on their own
+            words = [word for word in key.split(" ") if word and word not in (BARRIER, COMMA)]
+            if not words:
+                return None  # a form without words: no safe prefilter, always tokenize
+            form = tuple(frozenset(normalizer.surface_forms(word)) for word in words)
+            rarest = max(words, key=lambda word: (word not in common, len(word)))
+            for written in normalizer.surface_forms(rarest):
+                index[written].append(form)
+        return dict(index) if index or self._orders else None
+
+    def _may_match(self, text: str) -> bool:
+        if self._prefilter is None:
+            return True
+        words = written_words(text)
+        if self._orders:  # "EO13382": an order number may be glued to the word before it
+            joined = " ".join(words)
+            if any(number in joined for number in self._orders):
+                return True
+        for word in words & self._prefilter.keys():
+            for form in self._prefilter[word]:
+                if all(not spellings.isdisjoint(words) for spellings in form):
+                    return True
+        return False
+
     def _build_automaton(self) -> ahocorasick.Automaton | None:
         if not self._payloads:
             return None
@@ -267,7 +302,10 @@ class Matcher:
 
     def match(self, title: str, text: str) -> list[EntityMatch]:
         """Every watchlist entity the document mentions, with offsets into title+"\\n\\n"+text."""
-        document = self._rules.normalizer.document(f"{title}\n\n{text}")
+        combined = f"{title}\n\n{text}"
+        if not self._may_match(combined):
+            return []
+        document = self._rules.normalizer.document(combined)
         haystack, starts = _haystack(document.tokens)
         candidates, hits = self._scan(haystack, starts, document)
         candidates += self._legal_references(haystack, starts, document)

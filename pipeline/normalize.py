@@ -38,6 +38,7 @@ COMMA = ","
 
 # A word may hold apostrophes ("Int'l", "O'Brien"); a final "'s" is split off as a possessive.
 _WORD_OR_SYMBOL = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|\S")
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")  # the word half of the pattern above
 _POSSESSIVE = re.compile(r"(.+)['\u2019]s")
 _APOSTROPHE_CHARS = frozenset("'\u2019")
 _APOSTROPHES = str.maketrans("", "", "'\u2019")
@@ -178,6 +179,14 @@ class Normalizer:
             Token("s", end - 1, end),
         ]
 
+    def surface_forms(self, word: str) -> set[str]:
+        """Every folded word (apostrophes removed) that becomes the normalised ``word``: the
+        word itself, the spellings that ``token_equivalents`` maps to it, and "&" for "and"."""
+        forms = {word} | {written for written, same in self._equivalents.items() if same == word}
+        if word == "and":
+            forms.add("&")
+        return forms
+
     def words(self, text: str) -> list[str]:
         """The normalised tokens of a short phrase (a name, a context term)."""
         return [token.text for token in self.document(text).tokens]
@@ -216,6 +225,25 @@ class Normalizer:
                 continue
             kept.append(token)
         return kept
+
+
+def written_words(text: str) -> set[str]:
+    """Every word the tokenizer makes of ``text`` before spelling equivalences (possessive bases
+    included), plus "&" when the text has one: a cheap superset test for "may this text
+    contain that normalised word", without building the tokens."""
+    folded, _ = fold(text)
+    words: set[str] = set()
+    for piece in set(_WORD.findall(folded)):
+        if _APOSTROPHE_CHARS.isdisjoint(piece):
+            words.add(piece)
+            continue
+        words.add(piece.translate(_APOSTROPHES))
+        possessive = _POSSESSIVE.fullmatch(piece)
+        if possessive is not None:
+            words.add(possessive.group(1).translate(_APOSTROPHES))
+    if "&" in folded:
+        words.add("&")
+    return words
 
 
 def fold_plain(text: str) -> str:

@@ -379,3 +379,47 @@ def test_offsets_and_snippets_hold_for_any_surrounding_text(before: str, after: 
         for mention in match.mentions:
             assert document[mention.start : mention.end] == mention.matched
         assert f"«{' '.join(match.matched.split())}»" in match.snippet
+
+
+# ---- the prefilter -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def unfiltered() -> Matcher:
+    matcher = Matcher(load_watchlist(SHIPPED_WATCHLIST))
+    matcher._prefilter = None  # every text goes through the tokenizer
+    return matcher
+
+
+def test_prefilter_changes_no_result_on_the_eval_set(matcher: Matcher, unfiltered: Matcher) -> None:
+    from pipeline.evaluate import DEFAULT_EVAL_DIR, load_eval_set
+
+    articles = load_eval_set(DEFAULT_EVAL_DIR)
+    skipped = 0
+    for article in articles:
+        assert matcher.match(article.title, article.text) == unfiltered.match(
+            article.title, article.text
+        ), article.id
+        skipped += not matcher._may_match(f"{article.title}\n\n{article.text}")
+    assert skipped > 0  # the eval set has articles that name no watchlist word at all
+
+
+_PIECES = [
+    "National", "Development", "Complex", "Complex's", "NDC", "N.D.C.", "Akhtar", "&", "and",
+    "Sons", "Pvt.", "(Private)", "Limited", "Ltd", "Affiliates", "Int'l", "International",
+    "Rockside", "Enterprise", "E.O.", "Executive", "Order", "EO", "13382", "13,382", "Karachi",
+    "Pakistan", "missile", "sanctions", ".", ",", "\n\n", "’s", "ＮＤＣ", "Développement",
+    "EO13382", "No.13382", "E.O.13382", "EO-13382", "13382s", "NDCs", "Akhtar's",
+    "National Development Complex", "Akhtar and Sons Private Limited", "Akhtar & Sons (Pvt.) Ltd",
+    "Affiliates International", "Rockside Enterprise", "Executive Order 13382", "E.O. 13382",
+    "designated", "ballistic", "Islamabad", "Treasury", "OFAC",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=14))
+def test_prefilter_never_hides_a_match(
+    matcher: Matcher, unfiltered: Matcher, words: list[str]
+) -> None:
+    text = " ".join(words)
+    assert matcher.match("News", text) == unfiltered.match("News", text)
