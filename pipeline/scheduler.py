@@ -115,10 +115,39 @@ class Worker:
 
     async def _poll_all_once(self, poller: FeedPoller) -> list[PollRecord]:
         feeds = self._claim(due_only=False, limit=len(self.config.feeds) or 1)
-        records = await asyncio.gather(*(self._poll_and_record(poller, feed) for feed in feeds))
+        # As many polls at once as the daemon runs: memory stays flat however many feeds
+        # (500 feeds of 40 entries polled together held 20,000 entries in memory).
+        slots = asyncio.Semaphore(self._slots)
+        waiting = {feed.id for feed in feeds}
+
+        async def poll(feed: FeedToPoll) -> PollRecord | None:
+            async with slots:
+                try:
+                    return await self._poll_and_record(poller, feed)
+                finally:
+                    waiting.discard(feed.id)
+
+        keeping = asyncio.create_task(self._keep_leases(waiting))
+        try:
+            records = await asyncio.gather(*(poll(feed) for feed in feeds))
+        finally:
+            keeping.cancel()
         self._raise_storage_errors()
         await self._dispatch_alerts(flush=True)
         return [record for record in records if record is not None]
+
+    async def _keep_leases(self, feed_ids: set[int]) -> None:
+        """Renew the leases of claimed feeds still waiting for their turn (a long `run --once`
+        must not let them expire and be taken by another worker)."""
+        while True:
+            await asyncio.sleep(self.config.schedule.lease / 3)
+            lease_until = self.clock() + timedelta(seconds=self.config.schedule.lease)
+            try:
+                await asyncio.to_thread(
+                    self.repository.renew_leases, list(feed_ids), self.id, lease_until
+                )
+            except PipelineError as exc:
+                log.warning("cannot renew leases: %s", exc, extra={"stage": "schedule"})
 
     async def _run_daemon(self, poller: FeedPoller) -> None:
         scheduler = AsyncIOScheduler(timezone="UTC")
