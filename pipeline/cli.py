@@ -205,7 +205,7 @@ def stats(fmt: Annotated[ListFormat, typer.Option("--format")] = ListFormat.tabl
 @feeds_app.command("list")
 def feeds_list(fmt: Annotated[ListFormat, typer.Option("--format")] = ListFormat.table) -> None:
     """Feeds with health: last attempt, success and new item, interval, next poll, error."""
-    feeds = _guard(lambda: _repository().list_feeds())
+    feeds = _guard(lambda: _configured_feeds_repository().list_feeds())
     if fmt is ListFormat.json:
         print(output.render_json(feeds))
         return
@@ -225,7 +225,7 @@ def feeds_stale(
     except ValueError as exc:
         _fail(f"--older: {exc}", 2)
     before = utcnow() - timedelta(seconds=span)
-    feeds = _guard(lambda: _repository().stale_feeds(before))
+    feeds = _guard(lambda: _configured_feeds_repository().stale_feeds(before))
     if fmt is ListFormat.json:
         print(output.render_json(feeds))
     else:
@@ -661,6 +661,15 @@ def _config() -> Config:
         return load_config(resolve_config_path(STATE.config_path))
     except ConfigError as exc:
         _fail(str(exc), 2)
+
+
+def _configured_feeds_repository() -> Repository:
+    """The repository with feeds.yaml's feeds synced in, so a feed shows before its first poll."""
+    from pipeline.scheduler import sync_configured_feeds
+
+    repository = _repository()
+    sync_configured_feeds(repository, _config(), utcnow())
+    return repository
 
 
 def _repository() -> Repository:

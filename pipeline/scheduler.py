@@ -68,22 +68,7 @@ class Worker:
         self.db.ensure_schema()
         watchlist = load_watchlist(self.config.watchlist)
         now = self.clock()
-        schedule = self.config.schedule
-        duplicates = self.repository.sync_feeds(
-            self.config.feeds,
-            schedule.interval,
-            now,
-            min_interval=schedule.min_interval,
-            max_interval=schedule.max_interval,
-        )
-        for name, original in duplicates:
-            log.warning(
-                "feed %r is the same feed as %r: polling only %r",
-                name,
-                original,
-                original,
-                extra={"feed": name, "stage": "schedule"},
-            )
+        sync_configured_feeds(self.repository, self.config, now)
         self.repository.sync_watchlist(watchlist, now)
         self.alerts.sync()  # before polling: this run's flags are alerted
         return Matcher(watchlist)
@@ -275,6 +260,26 @@ class Worker:
             await asyncio.to_thread(self.repository.release_feeds, [feed.id], self.id)
         except PipelineError as exc:
             log.warning("cannot release lease: %s", exc, extra={"feed": feed.name})
+
+
+def sync_configured_feeds(repository: Repository, config: Config, now: datetime) -> None:
+    """Make the feed table match feeds.yaml (new, changed, removed and duplicate feeds)."""
+    schedule = config.schedule
+    duplicates = repository.sync_feeds(
+        config.feeds,
+        schedule.interval,
+        now,
+        min_interval=schedule.min_interval,
+        max_interval=schedule.max_interval,
+    )
+    for name, original in duplicates:
+        log.warning(
+            "feed %r is the same feed as %r: polling only %r",
+            name,
+            original,
+            original,
+            extra={"feed": name, "stage": "schedule"},
+        )
 
 
 def _log_poll(feed: FeedToPoll, record: PollRecord) -> None:

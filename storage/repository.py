@@ -470,6 +470,7 @@ class Repository:
                     "last_error_at": feed.last_error_at,
                     "consecutive_failures": feed.consecutive_failures,
                     "next_poll_at": feed.next_poll_at,
+                    "created_at": feed.created_at,
                     "articles": n_articles or 0,
                     "flags": n_flags or 0,
                 }
@@ -477,18 +478,19 @@ class Repository:
             ]
 
     def stale_feeds(self, before: datetime) -> list[dict[str, Any]]:
-        """Feeds (not removed, not duplicates) with no success or no new item since `before`:
-        never is older than any time. Rows as `list_feeds`."""
+        """Feeds (not removed, not duplicates) with no success or no new item since `before`;
+        "never" counts from when the feed was added (a feed added an hour ago is not stale
+        for a day yet). Rows as `list_feeds`."""
         cutoff = as_utc(before)
 
-        def stale(value: datetime | None) -> bool:
-            return value is None or as_utc(value) < cutoff
+        def stale(value: datetime | None, feed: dict[str, Any]) -> bool:
+            return as_utc(value or feed["created_at"]) < cutoff
 
         return [
             feed
             for feed in self.list_feeds()
             if feed["status"] not in ("removed", "duplicate")
-            and (stale(feed["last_success_at"]) or stale(feed["last_new_item_at"]))
+            and (stale(feed["last_success_at"], feed) or stale(feed["last_new_item_at"], feed))
         ]
 
     # ---- host politeness ---------------------------------------------------------------------

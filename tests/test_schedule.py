@@ -258,8 +258,8 @@ def test_feeds_stale_finds_the_feed_with_nothing_new(
     assert stale.exit_code == 1, stale.output
     assert {row["name"] for row in json.loads(listed.stdout)} == {"Quiet", "Broken"}
     assert "Quiet" in stale.stdout and "Live" not in stale.stdout
-    # Broken never succeeded: stale whatever the span.
-    assert calm.exit_code == 1 and "Broken" in calm.stdout and "Quiet" not in calm.stdout
+    # Broken never succeeded in the 3 days since it was added: stale for 2d, not for 5d.
+    assert calm.exit_code == 0 and "Broken" not in calm.stdout and "Quiet" not in calm.stdout
     assert bad.exit_code == 2 and "--older" in bad.stderr
 
 
