@@ -68,3 +68,15 @@ def run_once(config_path: Path) -> list[Any]:
 
     config: Config = load_config(config_path)
     return asyncio.run(Worker(config).run(once=True))
+
+
+def db_rows(config_path: Path, query: str) -> list[tuple[Any, ...]]:
+    """Read the database the way a downstream tool would: plain SQL."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(load_config(config_path).database)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(query))]
+    finally:
+        engine.dispose()

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
 
 from pipeline.archive import PageArchive, prune_archive
-from pipeline.config import FeedConfig, load_config
+from pipeline.config import FeedConfig
 from pipeline.errors import NotFoundError, StorageError
 from storage.db import Database
 from storage.repository import ArchivedPageRecord, Repository
-from tests.conftest import run_once
+from tests.conftest import db_rows, run_once
 from tests.site import Page, Site, article_html, rss
 
 PARAGRAPHS = [
@@ -96,15 +95,6 @@ def test_put_renews_an_old_file_so_prune_keeps_it(tmp_path: Path) -> None:
     assert archive.prune(7, lambda shas: set()) == 0
 
 
-def _rows(config: Path, query: str) -> list[tuple[object, ...]]:
-    engine = create_engine(load_config(config).database)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(query))]
-    finally:
-        engine.dispose()
-
-
 def test_ingest_archives_each_stored_page_once(
     site: Site, make_config: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -121,16 +111,16 @@ def test_ingest_archives_each_stored_page_once(
     run_once(config)
     run_once(config)  # nothing new: no second row
 
-    rows = _rows(
+    rows = db_rows(
         config, "SELECT url, final_url, sha256, size, http_status, article_id FROM archived_page"
     )
     assert len(rows) == 1  # the PDF is not HTML: not archived
     url, final_url, sha, size, status, article_id = rows[0]
     assert url == final_url == site.url("/a") and status == 200 and size == len(page)
     assert sha == hashlib.sha256(page).hexdigest()
-    assert [(article_id,)] == _rows(config, "SELECT id FROM article WHERE url LIKE '%/a'")
+    assert [(article_id,)] == db_rows(config, "SELECT id FROM article WHERE url LIKE '%/a'")
     assert PageArchive(tmp_path / "data" / "archive").get(str(sha), len(page)) == page
-    ((headers, entry),) = _rows(config, "SELECT headers, entry FROM archived_page")
+    ((headers, entry),) = db_rows(config, "SELECT headers, entry FROM archived_page")
     headers = yaml.safe_load(headers) if isinstance(headers, str) else headers
     entry = yaml.safe_load(entry) if isinstance(entry, str) else entry
     assert headers["content-type"].startswith("text/html") and "set-cookie" not in headers
@@ -150,8 +140,8 @@ def test_archive_disabled_writes_nothing(
 
     run_once(config)
 
-    assert _rows(config, "SELECT count(*) FROM article") == [(1,)]
-    assert _rows(config, "SELECT count(*) FROM archived_page") == [(0,)]
+    assert db_rows(config, "SELECT count(*) FROM article") == [(1,)]
+    assert db_rows(config, "SELECT count(*) FROM archived_page") == [(0,)]
     assert not (tmp_path / "data" / "archive").exists()
 
 
@@ -168,8 +158,8 @@ def test_unwritable_archive_never_costs_the_article(
 
     run_once(config)
 
-    assert _rows(config, "SELECT count(*) FROM article") == [(1,)]
-    assert _rows(config, "SELECT count(*) FROM archived_page") == [(0,)]
+    assert db_rows(config, "SELECT count(*) FROM article") == [(1,)]
+    assert db_rows(config, "SELECT count(*) FROM archived_page") == [(0,)]
 
 
 def test_prune_archive_forgets_rows_and_files_past_keep_days(database: str, tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from bench.dedup import (
@@ -33,7 +32,7 @@ from bench.dedup import (
     syndicated_copy_html,
 )
 from pipeline.cli import app
-from pipeline.config import DedupSettings, FeedConfig, load_config
+from pipeline.config import DedupSettings, FeedConfig
 from pipeline.dedup import (
     band_keys,
     content_hash,
@@ -47,7 +46,7 @@ from pipeline.ingest import _amp_free
 from pipeline.records import ArticleDraft, FeedEntry
 from storage.db import Database
 from storage.repository import Repository
-from tests.conftest import run_once
+from tests.conftest import db_rows, run_once
 from tests.site import Page, Site, article_html, rss
 
 pytestmark = pytest.mark.skipif(not NEWS_PAGES.is_dir(), reason="shared corpora not found")
@@ -83,15 +82,6 @@ def cli(config: Path, *args: str) -> Any:
     result = CliRunner().invoke(app, ["--config", str(config), *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout) if "json" in args else result.stdout
-
-
-def db_rows(config: Path, query: str) -> list[tuple[Any, ...]]:
-    engine = create_engine(load_config(config).database)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(query))]
-    finally:
-        engine.dispose()
 
 
 def real_page(prefix: str) -> Page:

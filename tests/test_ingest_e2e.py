@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.config import load_config
-from tests.conftest import run_once
+from tests.conftest import db_rows, run_once
 from tests.site import Page, Site, article_html, rss
 
 NDC_STORY = [
@@ -46,16 +44,6 @@ def flags_json(config: Path) -> list[dict[str, Any]]:
     assert result.exit_code == 0, result.output
     flags: list[dict[str, Any]] = json.loads(result.stdout)
     return flags
-
-
-def db_rows(config: Path, query: str) -> list[tuple[Any, ...]]:
-    """Read the database the way a downstream tool would: plain SQL."""
-    engine = create_engine(load_config(config).database)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(query))]
-    finally:
-        engine.dispose()
 
 
 def publish(site: Site, items: list[dict[str, str]], path: str = "/feed.xml") -> None:

@@ -20,7 +20,7 @@ from pipeline.cli import app
 from pipeline.config import load_config
 from pipeline.extract import extract_page
 from pipeline.records import ExtractedPage
-from tests.conftest import run_once
+from tests.conftest import db_rows, run_once
 from tests.site import Page, Site, article_html, rss
 from tests.test_ingest_e2e import CRICKET_STORY, NDC_STORY
 
@@ -29,15 +29,6 @@ SHIPPED_WATCHLIST = Path(__file__).parent.parent / "pipeline" / "watchlist.yaml"
 
 def cli(*args: str) -> Any:
     return CliRunner().invoke(app, list(args))
-
-
-def rows(config: Path, query: str) -> list[tuple[Any, ...]]:
-    engine = create_engine(load_config(config).database)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(query))]
-    finally:
-        engine.dispose()
 
 
 def flags(config: Path) -> dict[int, dict[str, Any]]:
@@ -91,7 +82,7 @@ def add_entity_to_watchlist(config: Path) -> None:
 
 def test_reprocess_re_extracts_identically(ingested: Path) -> None:
     config = ingested
-    articles = rows(config, "SELECT id, title, text, content_hash, story_id FROM article")
+    articles = db_rows(config, "SELECT id, title, text, content_hash, story_id FROM article")
     before = flags(config)
 
     result = cli("--config", str(config), "reprocess")
@@ -100,8 +91,10 @@ def test_reprocess_re_extracts_identically(ingested: Path) -> None:
     assert result.stdout.strip() == (
         "reprocess done: 2 page(s), 2 unchanged, 0 revised, 0 missing, 0 error(s), 0 new flag(s)"
     )
-    assert rows(config, "SELECT id, title, text, content_hash, story_id FROM article") == articles
-    assert rows(config, "SELECT count(*) FROM article_revision") == [(0,)]
+    assert (
+        db_rows(config, "SELECT id, title, text, content_hash, story_id FROM article") == articles
+    )
+    assert db_rows(config, "SELECT count(*) FROM article_revision") == [(0,)]
     assert flags(config) == before
 
 
@@ -122,7 +115,7 @@ def test_reprocess_after_watchlist_change_adds_only_the_new_flags(ingested: Path
     assert len(after) == len(before) + 1
     for flag_id, flag in before.items():  # reviewed decisions untouched
         assert (after[flag_id]["status"], after[flag_id]["note"]) == (flag["status"], flag["note"])
-    assert rows(config, "SELECT count(*) FROM article") == [(2,)]
+    assert db_rows(config, "SELECT count(*) FROM article") == [(2,)]
 
 
 def test_changed_extraction_becomes_a_revision_not_a_new_article(
@@ -148,12 +141,12 @@ def test_changed_extraction_becomes_a_revision_not_a_new_article(
 
     assert result.exit_code == 0, result.output
     assert "1 unchanged, 1 revised" in result.stdout and "1 new flag(s)" in result.stdout
-    assert rows(config, "SELECT count(*) FROM article") == [(2,)]
-    ((revision, version, new_text),) = rows(
+    assert db_rows(config, "SELECT count(*) FROM article") == [(2,)]
+    ((revision, version, new_text),) = db_rows(
         config, "SELECT revision, extractor_version, text FROM article WHERE url LIKE '%cricket'"
     )
     assert revision == 2 and version == "upgraded" and "sponsored the trophy" in new_text
-    assert rows(config, "SELECT count(*) FROM article_revision") == [(1,)]
+    assert db_rows(config, "SELECT count(*) FROM article_revision") == [(1,)]
     after = flags(config)
     assert len(after) == len(before) + 1
     assert all(after[flag_id]["status"] == flag["status"] for flag_id, flag in before.items())
@@ -181,7 +174,9 @@ def test_only_the_latest_page_of_an_article_is_reprocessed(ingested: Path) -> No
     """An article revised at ingest has two archived pages: the older one must not bring the
     old text back."""
     config = ingested
-    ((article_id, feed_id),) = rows(config, "SELECT id, feed_id FROM article WHERE url LIKE '%ndc'")
+    ((article_id, feed_id),) = db_rows(
+        config, "SELECT id, feed_id FROM article WHERE url LIKE '%ndc'"
+    )
     engine = create_engine(load_config(config).database)
     with engine.begin() as connection:  # an older archived page whose file is long gone
         connection.execute(
