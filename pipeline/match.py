@@ -92,6 +92,9 @@ _EXECUTIVE_ORDER_REFERENCE = re.compile(
     r"(?P<numbers>\d{4,6}(?:(?: ,)? (?:and |or )?\d{4,6})*)(?= )"
 )
 _NUMBER = re.compile(r"\d{4,6}")
+# The prefilter judges itself on its first texts: when more than half pass, it is dropped.
+PREFILTER_SAMPLE = 200
+PREFILTER_MAX_PASS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +176,8 @@ class Matcher:
         self._contexts = [self._compile_entity(i, e) for i, e in enumerate(self._entities)]
         self._automaton = self._build_automaton()
         self._prefilter = self._build_prefilter()
+        self._prefiltered = self._prefilter_passed = 0
+        self.prefilter_sample = PREFILTER_SAMPLE
 
     # ---- compiling -------------------------------------------------------------------------
 
@@ -278,13 +283,28 @@ class Matcher:
     def _may_match(self, text: str) -> bool:
         if self._prefilter is None:
             return True
+        passed = self._passes_prefilter(self._prefilter, text)
+        self._prefiltered += 1
+        self._prefilter_passed += passed
+        if (
+            self._prefiltered == self.prefilter_sample
+            and self._prefilter_passed > PREFILTER_MAX_PASS * self.prefilter_sample
+        ):
+            # Most texts hold a name's words (a large list of common names): the check costs
+            # more than it saves. Results are the same either way.
+            self._prefilter = None
+        return passed
+
+    def _passes_prefilter(
+        self, prefilter: dict[str, list[tuple[frozenset[str], ...]]], text: str
+    ) -> bool:
         words = written_words(text)
         if self._orders:  # "EO13382": an order number may be glued to the word before it
             joined = " ".join(words)
             if any(number in joined for number in self._orders):
                 return True
-        for word in words & self._prefilter.keys():
-            for form in self._prefilter[word]:
+        for word in words & prefilter.keys():
+            for form in prefilter[word]:
                 if all(not spellings.isdisjoint(words) for spellings in form):
                     return True
         return False

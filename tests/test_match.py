@@ -391,7 +391,17 @@ def unfiltered() -> Matcher:
     return matcher
 
 
-def test_prefilter_changes_no_result_on_the_eval_set(matcher: Matcher, unfiltered: Matcher) -> None:
+@pytest.fixture(scope="module")
+def prefiltered() -> Matcher:
+    matcher = Matcher(load_watchlist(SHIPPED_WATCHLIST))
+    matcher.prefilter_sample = 10**9  # never judged: the prefilter stays on for these tests
+    return matcher
+
+
+def test_prefilter_changes_no_result_on_the_eval_set(
+    prefiltered: Matcher, unfiltered: Matcher
+) -> None:
+    matcher = prefiltered
     from pipeline.evaluate import DEFAULT_EVAL_DIR, load_eval_set
 
     articles = load_eval_set(DEFAULT_EVAL_DIR)
@@ -419,7 +429,23 @@ _PIECES = [
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(_PIECES), max_size=14))
 def test_prefilter_never_hides_a_match(
-    matcher: Matcher, unfiltered: Matcher, words: list[str]
+    prefiltered: Matcher, unfiltered: Matcher, words: list[str]
 ) -> None:
+    matcher = prefiltered
     text = " ".join(words)
     assert matcher.match("News", text) == unfiltered.match("News", text)
+
+
+def test_prefilter_drops_itself_when_most_texts_pass() -> None:
+    from pipeline.match import PREFILTER_SAMPLE
+
+    matcher = Matcher(load_watchlist(SHIPPED_WATCHLIST))
+    naming = "The Treasury designated the National Development Complex in Islamabad."
+    results = {repr(matcher.match("News", naming)) for _ in range(PREFILTER_SAMPLE)}
+    assert matcher._prefilter is None  # every text passed: the check only cost time
+    assert results == {repr(matcher.match("News", naming))} and "ofac-52049" in results.pop()
+
+    quiet = Matcher(load_watchlist(SHIPPED_WATCHLIST))
+    for _ in range(PREFILTER_SAMPLE):
+        assert quiet.match("News", "Rain is expected in Lahore on Sunday.") == []
+    assert quiet._prefilter is not None  # it pays off: kept
