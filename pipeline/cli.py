@@ -653,6 +653,20 @@ def users_token(name: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
     print(token)
 
 
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
+    """Disable a user: sign-in, sessions and the API token stop working at once."""
+    _guard(lambda: _repository().set_user_disabled(name, True))
+    print(f"user {name!r} disabled")
+
+
+@users_app.command("enable")
+def users_enable(name: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
+    """Enable a disabled user again."""
+    _guard(lambda: _repository().set_user_disabled(name, False))
+    print(f"user {name!r} enabled")
+
+
 # ---- helpers -----------------------------------------------------------------------------------
 
 

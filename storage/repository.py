@@ -1250,9 +1250,17 @@ class Repository:
 
     def set_user_token(self, name: str, token_hash: str) -> None:
         """Replace the user's API token (only its hash is stored)."""
+        self._update_user(name, api_token_hash=token_hash)
+
+    def set_user_disabled(self, name: str, disabled: bool) -> None:
+        """Disable (or enable again) a user: a disabled user's session and API token stop
+        working at their next request."""
+        self._update_user(name, disabled=disabled)
+
+    def _update_user(self, name: str, **values: Any) -> None:
         with self._session() as session:
             result = session.execute(
-                update(AppUser).where(col(AppUser.name) == name).values(api_token_hash=token_hash)
+                update(AppUser).where(col(AppUser.name) == name).values(**values)
             )
             if not getattr(result, "rowcount", 0):
                 raise NotFoundError(f"no user named {name!r}")

@@ -105,3 +105,30 @@ def test_password_prompt_asks_twice(make_config: Callable[..., Path]) -> None:
     code, _out, _err = cli(config, "users", "add", "carol", stdin="pass-word-1\npass-word-1\n")
     assert code == 0
     assert stored(config, "carol")[0].startswith("$argon2")
+
+
+def test_disable_stops_sign_in_and_token_enable_restores_them(
+    make_config: Callable[..., Path],
+) -> None:
+    config = make_config([])
+    assert cli(config, "users", "add", "dora", "--password-stdin", stdin="pw-dora-12\n")[0] == 0
+    code, token, _err = cli(config, "users", "token", "dora")
+    assert code == 0
+    database = Database(load_config(config).database)
+    repository = Repository(database)
+
+    def can_sign_in() -> bool:
+        return authenticate(repository, "dora", "pw-dora-12") is not None
+
+    def token_works() -> bool:
+        return user_for_token(repository, token.strip()) is not None
+
+    assert can_sign_in() and token_works()
+    code, out, _err = cli(config, "users", "disable", "dora")
+    assert code == 0 and "disabled" in out
+    assert not can_sign_in() and not token_works()
+    assert cli(config, "users", "enable", "dora")[0] == 0
+    assert can_sign_in() and token_works()
+    code, _out, err = cli(config, "users", "disable", "nobody")
+    assert code != 0 and "nobody" in err
+    database.dispose()
