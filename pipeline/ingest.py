@@ -37,7 +37,7 @@ from pipeline.match import Matcher
 from pipeline.politeness import THROTTLE_STATUSES, HostThrottledError, HostThrottles, host_of
 from pipeline.records import ArticleDraft, ExtractedPage, FeedEntry, FetchedResponse, TextSource
 from pipeline.sitemaps import read_sitemap
-from pipeline.urls import amp_variants_removed, canonicalize
+from pipeline.urls import amp_variants_removed, canonicalize, canonicalize_or_none
 from storage.repository import FeedToPoll, KnownEntry, PollRecord, Repository
 
 log = logging.getLogger("pipeline.ingest")
@@ -246,7 +246,17 @@ class FeedPoller:
                 page_error,
                 extra={"feed": feed.name, "url": link.link, "stage": "extract"},
             )
-        draft = self._draft(feed, link, final_url, final_canonical, page, text, source)
+        draft = build_draft(
+            feed.id,
+            link,
+            final_url,
+            final_canonical,
+            page,
+            text,
+            source,
+            self.matcher,
+            self.clock(),
+        )
         if link.revises is not None:
             result = await self._store_revision(feed, link, link.revises, draft)
             article_id = link.revises
@@ -314,21 +324,6 @@ class FeedPoller:
         except ExtractionError as exc:
             return None, response.final_url, f"extraction: {exc}", kept
         return page, response.final_url, None, kept
-
-    def _draft(
-        self,
-        feed: FeedToPoll,
-        link: EntryLink,
-        final_url: str | None,
-        final_canonical: str | None,
-        page: ExtractedPage | None,
-        text: str,
-        source: TextSource,
-    ) -> ArticleDraft:
-        now = self.clock()
-        return build_draft(
-            feed.id, link, final_url, final_canonical, page, text, source, self.matcher, now
-        )
 
     # ---- poll outcomes -----------------------------------------------------------------------
 
@@ -551,10 +546,5 @@ def _amp_free(canonical_url: str) -> str | None:
 def _usable_canonical(url: str | None) -> str | None:
     """A page's canonical link, unless it points at a site's home page (some sites put the
     home page on every article, which would make every article 'the same')."""
-    if not url:
-        return None
-    try:
-        canonical = canonicalize(url)
-    except InvalidURLError:
-        return None
-    return canonical if urlsplit(canonical).path not in ("", "/") else None
+    canonical = canonicalize_or_none(url)
+    return canonical if canonical and urlsplit(canonical).path not in ("", "/") else None

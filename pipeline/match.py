@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 import ahocorasick
 
 from pipeline.aliases import NameForm, RuleSet, Strength, load_rule_set
-from pipeline.normalize import BARRIER, COMMA, Document, Token, written_words
+from pipeline.normalize import BARRIER, COMMA, Document, Token, fold, written_words
 from pipeline.records import EntityMatch, Mention
 from pipeline.watchlist import Watchlist, WatchlistEntity
 
@@ -281,9 +281,12 @@ class Matcher:
         return dict(index) if index or self._orders else None
 
     def _may_match(self, text: str) -> bool:
+        return self._may_match_folded(fold(text)[0])
+
+    def _may_match_folded(self, folded: str) -> bool:
         if self._prefilter is None:
             return True
-        passed = self._passes_prefilter(self._prefilter, text)
+        passed = self._passes_prefilter(self._prefilter, folded)
         self._prefiltered += 1
         self._prefilter_passed += passed
         if (
@@ -296,9 +299,9 @@ class Matcher:
         return passed
 
     def _passes_prefilter(
-        self, prefilter: dict[str, list[tuple[frozenset[str], ...]]], text: str
+        self, prefilter: dict[str, list[tuple[frozenset[str], ...]]], folded: str
     ) -> bool:
-        words = written_words(text)
+        words = written_words(folded)
         if self._orders:  # "EO13382": an order number may be glued to the word before it
             joined = " ".join(words)
             if any(number in joined for number in self._orders):
@@ -323,9 +326,10 @@ class Matcher:
     def match(self, title: str, text: str) -> list[EntityMatch]:
         """Every watchlist entity the document mentions, with offsets into title+"\\n\\n"+text."""
         combined = f"{title}\n\n{text}"
-        if not self._may_match(combined):
+        folded = fold(combined)  # once, for the prefilter and the tokenizer
+        if not self._may_match_folded(folded[0]):
             return []
-        document = self._rules.normalizer.document(combined)
+        document = self._rules.normalizer.document(combined, folded)
         haystack, starts = _haystack(document.tokens)
         candidates, hits = self._scan(haystack, starts, document)
         candidates += self._legal_references(haystack, starts, document)

@@ -124,9 +124,12 @@ class Normalizer:
             self._equivalents.get(fold_plain(w), fold_plain(w)) for w in legal_form_starts
         )
 
-    def document(self, text: str) -> Document:
-        """Tokens of ``text`` with original offsets, plus where its sentences end."""
-        folded, origin = fold(text)
+    def document(
+        self, text: str, prefolded: tuple[str, list[int] | None] | None = None
+    ) -> Document:
+        """Tokens of ``text`` with original offsets, plus where its sentences end; ``prefolded``
+        is ``fold(text)`` when the caller has it already."""
+        folded, origin = prefolded if prefolded is not None else fold(text)
         equivalents = self._equivalents
         tokens: list[Token] = []
         breaks: list[int] = []
@@ -227,11 +230,10 @@ class Normalizer:
         return kept
 
 
-def written_words(text: str) -> set[str]:
-    """Every word the tokenizer makes of ``text`` before spelling equivalences (possessive bases
-    included), plus "&" when the text has one: a cheap superset test for "may this text
-    contain that normalised word", without building the tokens."""
-    folded, _ = fold(text)
+def written_words(folded: str) -> set[str]:
+    """Every word the tokenizer makes of a text (``folded`` is ``fold(text)[0]``) before
+    spelling equivalences (possessive bases included), plus "&" when the text has one: a cheap
+    superset test for "may this text contain that normalised word", without building tokens."""
     words: set[str] = set()
     for piece in set(_WORD.findall(folded)):
         if _APOSTROPHE_CHARS.isdisjoint(piece):

@@ -101,6 +101,25 @@ def canonicalize(url: str) -> str:
     return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
+def canonicalize_or_none(url: str | None) -> str | None:
+    """The canonical URL, or None for no URL or one that cannot be canonicalised."""
+    if not url:
+        return None
+    try:
+        return canonicalize(url)
+    except InvalidURLError:
+        return None
+
+
+def feed_address_key(url: str | None) -> str | None:
+    """What makes two feed addresses one feed: the canonical URL without its scheme and
+    without a leading ``www.`` (http/https and www variants are served alike)."""
+    canonical = canonicalize_or_none(url)
+    if canonical is None:
+        return None
+    return canonical.split("://", 1)[1].removeprefix("www.")
+
+
 def is_http_url(url: str) -> bool:
     """True when ``url`` is an http(s) URL with a usable host."""
     try:

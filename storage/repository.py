@@ -45,10 +45,10 @@ from pipeline.dedup import (
     text_fingerprint,
     title_key,
 )
-from pipeline.errors import InvalidURLError, NotFoundError, StorageError
+from pipeline.errors import NotFoundError, StorageError
 from pipeline.politeness import HostThrottle, host_of
 from pipeline.records import ArticleDraft, EntityMatch
-from pipeline.urls import canonicalize
+from pipeline.urls import feed_address_key
 from pipeline.watchlist import Watchlist
 from storage.db import Database
 from storage.models import (
@@ -1439,21 +1439,8 @@ def _throttled_hosts(session: Session, now: datetime) -> dict[str, datetime]:
     }
 
 
-def _feed_key(url: str | None) -> str | None:
-    """What makes two feed addresses one feed: the canonical URL without its scheme and
-    without a leading ``www.`` (http/https and www variants are served alike)."""
-    if not url:
-        return None
-    try:
-        canonical = canonicalize(url)
-    except InvalidURLError:
-        return None
-    address = canonical.split("://", 1)[1]
-    return address.removeprefix("www.")
-
-
 def _feed_keys(row: Feed) -> set[str]:
-    return {key for key in (_feed_key(row.url), _feed_key(row.final_url)) if key}
+    return {key for key in (feed_address_key(row.url), feed_address_key(row.final_url)) if key}
 
 
 def _mark_configured_duplicates(
@@ -1486,8 +1473,8 @@ def _mark_redirect_duplicate(session: Session, feed: Feed) -> None:
     """After a poll found where `feed` redirects: if another active feed has that address
     (or redirects there too), the later-added of the two becomes the other's duplicate."""
     keys = _feed_keys(feed)
-    target = _feed_key(feed.final_url)
-    if target is None or target == _feed_key(feed.url):
+    target = feed_address_key(feed.final_url)
+    if target is None or target == feed_address_key(feed.url):
         return  # it answers at its own address: sync_feeds has compared that already
     # Only feeds on the target's host can share its address: the database narrows them.
     host = target.split("/", 1)[0]
