@@ -34,10 +34,10 @@ bench: install
 	$(BIN)/python -m bench
 
 eval: install
-	$(BIN)/python -m pipeline.evaluate
+	$(BIN)/python -m pipeline.tools.evaluate
 
 eval-extraction: install
-	$(BIN)/python -m pipeline.eval_extraction
+	$(BIN)/python -m pipeline.tools.eval_extraction
 
 lint: install
 	$(BIN)/ruff check pipeline storage tests bench demo

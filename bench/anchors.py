@@ -36,8 +36,8 @@ def _candidates(page_id: str, body_text: str) -> Iterator[int]:
 
 def anchor_of(page_id: str) -> int | None:
     """The first position where the extractor keeps an inserted sentence, or None."""
-    from pipeline.errors import ExtractionError
-    from pipeline.extract import extract_page
+    from pipeline.core.errors import ExtractionError
+    from pipeline.extract.page import extract_page
 
     body_text = ground_truth()[page_id]["articleBody"]
     for offset in _candidates(page_id, body_text):

@@ -111,7 +111,7 @@ def ground_truth() -> dict[str, dict[str, str]]:
 
 def cleaned_page(page_id: str) -> bytes:
     """The page as UTF-8, without its own canonical links and charset declarations."""
-    from pipeline.extract import decode_html
+    from pipeline.extract.page import decode_html
 
     raw = gzip.decompress((corpus_dir() / "html" / f"{page_id}.html.gz").read_bytes())
     html = decode_html(raw, "text/html").encode("utf-8")

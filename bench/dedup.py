@@ -45,16 +45,16 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from pipeline.config import DedupSettings, FeedConfig
-from pipeline.dedup import (
+from pipeline.core.config import DedupSettings, FeedConfig
+from pipeline.core.errors import ExtractionError
+from pipeline.dedup.fingerprints import (
     TextFingerprint,
     content_hash,
     estimated_jaccard,
     signature_to_bytes,
     text_fingerprint,
 )
-from pipeline.errors import ExtractionError
-from pipeline.extract import extract_page
+from pipeline.extract.page import extract_page
 from storage.db import Database
 from storage.models import Article, ArticleUrl, DedupBand, DedupSignature, Story
 from storage.repository import Repository

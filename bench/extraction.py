@@ -14,10 +14,10 @@ import statistics
 import time
 from collections.abc import Callable
 
-from pipeline.errors import ExtractionError
-from pipeline.eval_extraction import NOW, CorpusPage, load_corpus
-from pipeline.extract import explain_extraction, extract_page
-from pipeline.extract_chain import FIRST_ANSWER_KEPT, readability_text
+from pipeline.core.errors import ExtractionError
+from pipeline.extract.chain import FIRST_ANSWER_KEPT, readability_text
+from pipeline.extract.page import explain_extraction, extract_page
+from pipeline.tools.eval_extraction import NOW, CorpusPage, load_corpus
 
 BUDGET = 1.5
 

@@ -1,7 +1,7 @@
 """The limit: extraction alone on the workload's page bytes, one process per core.
 
 No network, no database: each worker renders the pages itself (the bytes the server sends,
-decompressed) and runs the pipeline's extraction (``pipeline.extract.extract_page``) on them.
+decompressed) and runs the pipeline's extraction (``pipeline.extract.page.extract_page``) on them.
 Workers are warmed up (imports, lazily compiled patterns) before the clock starts. The
 figure is pages per second over a sample of the pages the pipeline fetches; plain
 ``trafilatura.extract`` (default options) is timed too, for reference.
@@ -63,8 +63,8 @@ def _page(k: int) -> tuple[bytes, str]:
 def _extract_chunk(indexes: Sequence[int], how: str) -> int:
     import trafilatura
 
-    from pipeline.errors import ExtractionError
-    from pipeline.extract import extract_page
+    from pipeline.core.errors import ExtractionError
+    from pipeline.extract.page import extract_page
 
     for k in indexes:
         body, url = _page(k)

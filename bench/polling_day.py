@@ -50,12 +50,12 @@ from typing import Any, Literal
 import yaml
 from sqlalchemy import text
 
-from pipeline.config import Config, load_config
-from pipeline.extractor_pool import PageExtractor
-from pipeline.fetch import Fetcher
-from pipeline.ingest import FeedPoller
-from pipeline.match import Matcher
-from pipeline.watchlist import load_watchlist
+from pipeline.core.config import Config, load_config
+from pipeline.extract.pool import PageExtractor
+from pipeline.fetch.client import Fetcher
+from pipeline.match.matcher import Matcher
+from pipeline.match.watchlist import load_watchlist
+from pipeline.poll.poller import FeedPoller
 from storage.db import Database
 from storage.repository import Repository
 

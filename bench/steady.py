@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import load_config
-from pipeline.scheduler import Worker
+from pipeline.core.config import load_config
+from pipeline.poll.scheduler import Worker
 
 _rounds: list[dict[str, float]] = []
 

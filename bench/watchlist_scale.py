@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.corpus import ground_truth
-from pipeline.config import SHIPPED_WATCHLIST
-from pipeline.match import Matcher
-from pipeline.watchlist import Watchlist, WatchlistEntity, load_watchlist
+from pipeline.core.config import SHIPPED_WATCHLIST
+from pipeline.match.matcher import Matcher
+from pipeline.match.watchlist import Watchlist, WatchlistEntity, load_watchlist
 
 
 def _words(text: str, separator: str | None = None) -> list[str]:

@@ -47,7 +47,7 @@ from sqlalchemy.engine import make_url
 from bench.harness import PYTHON, ROOT, server
 from bench.server import check_loopback
 from bench.workload import Workload
-from pipeline.config import load_config
+from pipeline.core.config import load_config
 from storage.db import Database
 from storage.repository import Repository
 

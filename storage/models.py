@@ -121,7 +121,8 @@ class ArticleUrl(SQLModel, table=True):
 
     url: str = Field(primary_key=True)
     article_id: int = Field(foreign_key="article.id", index=True)
-    # What the feed last said about the entry with this link (pipeline.dedup.entry_fingerprint);
+    # What the feed last said about the entry with this link
+    # (pipeline.dedup.fingerprints.entry_fingerprint);
     # a change makes the pipeline fetch the page again to look for a revision.
     entry_fingerprint: str | None = None
 
@@ -144,7 +145,8 @@ class ArticleRevision(SQLModel, table=True):
 
 
 class DedupSignature(SQLModel, table=True):
-    """The MinHash signature of an article's text (pipeline.dedup), to confirm LSH candidates.
+    """The MinHash signature of an article's text (pipeline.dedup.fingerprints), to confirm LSH
+    candidates.
     Short texts (below dedup.min_words) have none: they match by exact hash and title only."""
 
     __tablename__ = "dedup_signature"

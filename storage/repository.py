@@ -35,9 +35,12 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col
 
-from pipeline.clock import as_utc
-from pipeline.config import DedupSettings, FeedConfig
-from pipeline.dedup import (
+from pipeline.core.clock import as_utc
+from pipeline.core.config import DedupSettings, FeedConfig
+from pipeline.core.errors import NotFoundError, StorageError
+from pipeline.core.records import ArticleDraft, EntityMatch
+from pipeline.core.urls import feed_address_key
+from pipeline.dedup.fingerprints import (
     TextFingerprint,
     estimated_jaccard,
     signature_from_bytes,
@@ -45,11 +48,8 @@ from pipeline.dedup import (
     text_fingerprint,
     title_key,
 )
-from pipeline.errors import NotFoundError, StorageError
-from pipeline.politeness import HostThrottle, host_of
-from pipeline.records import ArticleDraft, EntityMatch
-from pipeline.urls import feed_address_key
-from pipeline.watchlist import Watchlist
+from pipeline.fetch.politeness import HostThrottle, host_of
+from pipeline.match.watchlist import Watchlist
 from storage.db import Database
 from storage.models import (
     FLAG_STATUSES,
@@ -179,7 +179,7 @@ class EntityRecord:
 
 @dataclass(frozen=True, slots=True)
 class ArchivedPageRecord:
-    """A fetched page body kept in the archive (pipeline.archive): where it came from, its
+    """A fetched page body kept in the archive (pipeline.archive.store): where it came from, its
     response headers and the feed entry that led to it (JSON-able values)."""
 
     feed_id: int
@@ -208,7 +208,7 @@ class DueDelivery:
 
 @dataclass(frozen=True, slots=True)
 class MetricsSnapshot:
-    """Database-wide figures for /metrics (pipeline.metrics)."""
+    """Database-wide figures for /metrics (pipeline.ops.metrics)."""
 
     polls_by_outcome: dict[str, int]
     errors_by_kind: dict[str, int]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline.config import Config, load_config
+from pipeline.core.config import Config, load_config
 from tests.db_engines import ENGINES, database_url
 from tests.site import Site, serve
 
@@ -64,7 +64,7 @@ def make_config(tmp_path: Path, database: str) -> Callable[..., Path]:
 
 def run_once(config_path: Path) -> list[Any]:
     """One `pipeline run --once` round in this process."""
-    from pipeline.scheduler import Worker
+    from pipeline.poll.scheduler import Worker
 
     config: Config = load_config(config_path)
     return asyncio.run(Worker(config).run(once=True))

@@ -13,9 +13,9 @@ from pathlib import Path
 import uvicorn
 import yaml
 
-from pipeline.clock import utcnow
-from pipeline.users import add_user, rotate_token
-from pipeline.web.app import create_app
+from pipeline.core.clock import utcnow
+from pipeline.desk.app import create_app
+from pipeline.desk.users import add_user, rotate_token
 from storage.db import Database
 from storage.repository import Repository
 from tests.conftest import run_once

@@ -22,10 +22,10 @@ import yaml
 from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
-from pipeline.alerts import AlertDispatcher, DispatchReport
-from pipeline.cli import app
-from pipeline.clock import utcnow
-from pipeline.config import load_config
+from pipeline.alerts.dispatcher import AlertDispatcher, DispatchReport
+from pipeline.cli.app import app
+from pipeline.core.clock import utcnow
+from pipeline.core.config import load_config
 from storage.db import Database
 from storage.repository import Repository
 from tests.conftest import run_once

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.archive import PageArchive, prune_archive
-from pipeline.config import FeedConfig
-from pipeline.errors import NotFoundError, StorageError
+from pipeline.archive.store import PageArchive, prune_archive
+from pipeline.core.config import FeedConfig
+from pipeline.core.errors import NotFoundError, StorageError
 from storage.db import Database
 from storage.repository import ArchivedPageRecord, Repository
 from tests.conftest import db_rows, run_once

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.config import load_config, parse_duration
-from pipeline.errors import ConfigError
+from pipeline.cli.app import app
+from pipeline.core.config import load_config, parse_duration
+from pipeline.core.errors import ConfigError
 
 CASES = {
     "unknown key": ("fetch:\n  concurency: 3\n", "fetch.concurency: unknown key"),

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
-from pipeline.config import load_config
+from pipeline.core.config import load_config
 from tests.conftest import run_once
 from tests.site import Page, Site, rss
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from pipeline.config import load_config
+from pipeline.core.config import load_config
 from tests.site import Page, Site, article_html, rss
 from tests.test_ingest_e2e import NDC_STORY
 

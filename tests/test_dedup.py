@@ -31,9 +31,10 @@ from bench.dedup import (
     page_html,
     syndicated_copy_html,
 )
-from pipeline.cli import app
-from pipeline.config import DedupSettings, FeedConfig
-from pipeline.dedup import (
+from pipeline.cli.app import app
+from pipeline.core.config import DedupSettings, FeedConfig
+from pipeline.core.records import ArticleDraft, FeedEntry
+from pipeline.dedup.fingerprints import (
     band_keys,
     content_hash,
     entry_fingerprint,
@@ -42,8 +43,7 @@ from pipeline.dedup import (
     shingles,
     text_fingerprint,
 )
-from pipeline.ingest import _amp_free
-from pipeline.records import ArticleDraft, FeedEntry
+from pipeline.poll.poller import _amp_free
 from storage.db import Database
 from storage.repository import Repository
 from tests.conftest import db_rows, run_once
@@ -131,7 +131,7 @@ def test_signatures_are_the_same_in_every_process() -> None:
     base = "\n".join(article(WIRE).paragraphs)
     mine = text_fingerprint("t", base, min_words=50).band_keys
     script = (
-        "import sys, json; from pipeline.dedup import text_fingerprint;"
+        "import sys, json; from pipeline.dedup.fingerprints import text_fingerprint;"
         "print(json.dumps(text_fingerprint('t', sys.stdin.read(), min_words=50).band_keys))"
     )
     other = subprocess.run(

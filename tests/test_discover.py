@@ -12,8 +12,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.config import Config
+from pipeline.cli.app import app
+from pipeline.core.config import Config
 from tests.site import Page, Site, rss
 from tests.test_sitemaps import news_sitemap
 

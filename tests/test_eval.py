@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import SHIPPED_WATCHLIST
-from pipeline.errors import ConfigError
-from pipeline.evaluate import DEFAULT_EVAL_DIR, EvalReport, evaluate, load_eval_set, main
-from pipeline.watchlist import load_watchlist
+from pipeline.core.config import SHIPPED_WATCHLIST
+from pipeline.core.errors import ConfigError
+from pipeline.match.watchlist import load_watchlist
+from pipeline.tools.evaluate import DEFAULT_EVAL_DIR, EvalReport, evaluate, load_eval_set, main
 
 TRAP_CLASSES = {
     "acronym-clash",

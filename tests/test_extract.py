@@ -1,7 +1,7 @@
-"""pipeline.extract: decoding, extraction quality on real pages, metadata, hostile HTML.
+"""pipeline.extract.page: decoding, extraction quality on real pages, metadata, hostile HTML.
 
 The quality gate scores extract_page on the 123 real pages of shared/corpora/news-pages with
-the article-extraction-benchmark metric described in its SOURCE.md (pipeline.eval_extraction).
+the article-extraction-benchmark metric described in its SOURCE.md (pipeline.tools.eval_extraction).
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 import trafilatura
 
-from pipeline.errors import ExtractionError
-from pipeline.eval_extraction import (
+from pipeline.core.errors import ExtractionError
+from pipeline.core.records import ExtractedPage
+from pipeline.extract.page import EXTRACTOR_NAME, EXTRACTOR_VERSION, decode_html, extract_page
+from pipeline.tools.eval_extraction import (
     F1_FLOOR,
     TUNING_SIZE,
     CorpusPage,
@@ -26,8 +28,6 @@ from pipeline.eval_extraction import (
     page_scores,
     score_row,
 )
-from pipeline.extract import EXTRACTOR_NAME, EXTRACTOR_VERSION, decode_html, extract_page
-from pipeline.records import ExtractedPage
 
 # shared/ sits beside the work tree (and beside CI's fresh clone); PIPELINE_CORPORA overrides.
 CORPORA = Path(

@@ -13,10 +13,8 @@ from datetime import UTC, datetime
 import pytest
 import trafilatura
 
-from pipeline import extract_chain
-from pipeline.eval_extraction import DEFAULT_CORPUS, load_corpus, page_scores
-from pipeline.extract import explain_extraction, extract_page
-from pipeline.extract_chain import (
+from pipeline.extract import chain as extract_chain
+from pipeline.extract.chain import (
     FIRST_ANSWER_KEPT,
     READABILITY,
     TRAFILATURA,
@@ -27,7 +25,9 @@ from pipeline.extract_chain import (
     trim_unsupported_edges,
     weak_signals,
 )
-from pipeline.extract_structured import StructuredData, read_structured
+from pipeline.extract.page import explain_extraction, extract_page
+from pipeline.extract.structured import StructuredData, read_structured
+from pipeline.tools.eval_extraction import DEFAULT_CORPUS, load_corpus, page_scores
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 URL = "https://news.example.com/world/2019/11/18/port-reform.html"
@@ -241,7 +241,7 @@ def test_a_failing_second_opinion_leaves_the_first_answer(monkeypatch: pytest.Mo
         raise RuntimeError("readability said no")
 
     monkeypatch.setattr(extract_chain, "readability_text", broken)
-    monkeypatch.setattr("pipeline.extract.readability_text", broken)
+    monkeypatch.setattr("pipeline.extract.page.readability_text", broken)
     page, result = explain_extraction(article_page(paragraphs=PROSE[:3]), url=URL, now=NOW)
     assert result.reason != FIRST_ANSWER_KEPT  # short: a second opinion was wanted
     assert page.text == "\n".join(PROSE[:3])

@@ -1,4 +1,4 @@
-"""pipeline.feeds against real captured feeds, parser test suites and hostile XML.
+"""pipeline.sources.feeds against real captured feeds, parser test suites and hostile XML.
 
 Expected values come from the corpora themselves: rss-parser's and feed-rs's expected outputs,
 feedparser's "Expect:" header comments and JSON Feed's ``__TEST__`` note. The hostile XML
@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from pipeline.errors import FeedParseError
-from pipeline.feeds import html_to_text, parse_feed
-from pipeline.records import ParsedFeed
+from pipeline.core.errors import FeedParseError
+from pipeline.core.records import ParsedFeed
+from pipeline.sources.feeds import html_to_text, parse_feed
 
 # shared/ sits beside the work tree (and beside CI's fresh clone); PIPELINE_CORPORA overrides.
 CORPORA = Path(

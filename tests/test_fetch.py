@@ -1,4 +1,4 @@
-"""pipeline.fetch against real loopback servers.
+"""pipeline.fetch.client against real loopback servers.
 
 pytest-httpserver (bound to 127.0.0.1) for well-behaved answers; a raw socket server for
 misbehaviour (dripping, stalling, resetting, endless bodies); a threading http.server that
@@ -25,8 +25,8 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from pipeline.config import FetchSettings
-from pipeline.errors import (
+from pipeline.core.config import FetchSettings
+from pipeline.core.errors import (
     AddressRefusedError,
     BodyTooLargeError,
     FetchError,
@@ -36,8 +36,8 @@ from pipeline.errors import (
     NetworkError,
     TooManyRedirectsError,
 )
-from pipeline.fetch import Fetcher, classify_address, parse_retry_after
-from pipeline.records import FetchedResponse
+from pipeline.core.records import FetchedResponse
+from pipeline.fetch.client import Fetcher, classify_address, parse_retry_after
 
 MB = 1024 * 1024
 TEXT = "Rockside Enterprise was named in the order. " * 200
@@ -639,7 +639,7 @@ def test_no_httpx_exception_escapes(
     for url, settings, expected in cases:
         error = failure_of(url, settings)
         assert type(error) is expected, (url, repr(error))
-        assert type(error).__module__ == "pipeline.errors"
+        assert type(error).__module__ == "pipeline.core.errors"
         assert isinstance(error, FetchError)
         assert error.url == url
 

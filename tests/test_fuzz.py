@@ -23,9 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import FeedParseError, InvalidURLError
-from pipeline.feeds import parse_feed
-from pipeline.urls import TRACKING_PARAMETERS, canonicalize
+from pipeline.core.errors import FeedParseError, InvalidURLError
+from pipeline.core.urls import TRACKING_PARAMETERS, canonicalize
+from pipeline.sources.feeds import parse_feed
 
 # FUZZ_SCALE=20 pytest tests/test_fuzz.py: a longer hunt (e.g. nightly), same properties.
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))

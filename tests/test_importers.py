@@ -1,4 +1,5 @@
-"""Watchlist imports (pipeline/importers/) on the real list files of ../shared/corpora/watchlists.
+"""Watchlist imports (pipeline/match/importers/) on the real list files of
+../shared/corpora/watchlists.
 
 Expected figures are counted here from the raw files with the csv and json modules, not taken
 from the importers.
@@ -20,15 +21,15 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from pipeline.aliases import load_rule_set
-from pipeline.cli import app
-from pipeline.config import SHIPPED_WATCHLIST
-from pipeline.errors import ConfigError
-from pipeline.importers import ImportOutcome, import_list, ofac, resolve_target
-from pipeline.importers.common import ImportFilter, ImportReport
-from pipeline.importers.countries import load_countries
-from pipeline.match import Matcher
-from pipeline.watchlist import Watchlist, WatchlistEntity, load_watchlist
+from pipeline.cli.app import app
+from pipeline.core.config import SHIPPED_WATCHLIST
+from pipeline.core.errors import ConfigError
+from pipeline.match.aliases import load_rule_set
+from pipeline.match.importers import ImportOutcome, import_list, ofac, resolve_target
+from pipeline.match.importers.common import ImportFilter, ImportReport
+from pipeline.match.importers.countries import load_countries
+from pipeline.match.matcher import Matcher
+from pipeline.match.watchlist import Watchlist, WatchlistEntity, load_watchlist
 
 LISTS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "watchlists"
 OFAC_SMALL = LISTS / "ofac-small"

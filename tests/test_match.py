@@ -1,4 +1,4 @@
-"""The matching rules of pipeline/match.py, one by one, on the shipped watchlist."""
+"""The matching rules of pipeline/match/matcher.py, one by one, on the shipped watchlist."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.config import SHIPPED_WATCHLIST
-from pipeline.match import Matcher
-from pipeline.records import EntityMatch
-from pipeline.watchlist import Watchlist, WatchlistEntity, load_watchlist
+from pipeline.core.config import SHIPPED_WATCHLIST
+from pipeline.core.records import EntityMatch
+from pipeline.match.matcher import Matcher
+from pipeline.match.watchlist import Watchlist, WatchlistEntity, load_watchlist
 
 NDC = "ofac-52049"
 AKHTAR = "ofac-52051"
@@ -402,7 +402,7 @@ def test_prefilter_changes_no_result_on_the_eval_set(
     prefiltered: Matcher, unfiltered: Matcher
 ) -> None:
     matcher = prefiltered
-    from pipeline.evaluate import DEFAULT_EVAL_DIR, load_eval_set
+    from pipeline.tools.evaluate import DEFAULT_EVAL_DIR, load_eval_set
 
     articles = load_eval_set(DEFAULT_EVAL_DIR)
     skipped = 0
@@ -437,7 +437,7 @@ def test_prefilter_never_hides_a_match(
 
 
 def test_prefilter_drops_itself_when_most_texts_pass() -> None:
-    from pipeline.match import PREFILTER_SAMPLE
+    from pipeline.match.matcher import PREFILTER_SAMPLE
 
     matcher = Matcher(load_watchlist(SHIPPED_WATCHLIST))
     naming = "The Treasury designated the National Development Complex in Islamabad."

@@ -12,9 +12,9 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.config import load_config
-from pipeline.metrics import WORKER_REGISTRY, render_metrics, serve_worker_metrics
+from pipeline.cli.app import app
+from pipeline.core.config import load_config
+from pipeline.ops.metrics import WORKER_REGISTRY, render_metrics, serve_worker_metrics
 from storage.db import Database
 from storage.repository import Repository
 from tests.conftest import run_once

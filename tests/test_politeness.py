@@ -13,14 +13,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import FetchSettings, load_config
-from pipeline.extractor_pool import PageExtractor
-from pipeline.fetch import Fetcher
-from pipeline.ingest import FeedPoller
-from pipeline.match import Matcher
-from pipeline.politeness import HostThrottles
-from pipeline.scheduler import Worker
-from pipeline.watchlist import load_watchlist
+from pipeline.core.config import FetchSettings, load_config
+from pipeline.extract.pool import PageExtractor
+from pipeline.fetch.client import Fetcher
+from pipeline.fetch.politeness import HostThrottles
+from pipeline.match.matcher import Matcher
+from pipeline.match.watchlist import load_watchlist
+from pipeline.poll.poller import FeedPoller
+from pipeline.poll.scheduler import Worker
 from storage.db import Database
 from storage.repository import FeedToPoll, Repository
 from tests.site import Page, Site, rss

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.errors import StorageError
-from pipeline.poll_recorder import PollRecorder
+from pipeline.core.errors import StorageError
+from pipeline.poll.recorder import PollRecorder
 from storage.repository import PollRecord, Repository
 
 

@@ -15,11 +15,11 @@ import yaml
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from pipeline import reprocess
-from pipeline.cli import app
-from pipeline.config import load_config
-from pipeline.extract import extract_page
-from pipeline.records import ExtractedPage
+from pipeline.archive import reprocess
+from pipeline.cli.app import app
+from pipeline.core.config import load_config
+from pipeline.core.records import ExtractedPage
+from pipeline.extract.page import extract_page
 from tests.conftest import db_rows, run_once
 from tests.site import Page, Site, article_html, rss
 from tests.test_ingest_e2e import CRICKET_STORY, NDC_STORY

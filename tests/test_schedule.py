@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pipeline import intervals
-from pipeline.cli import app
-from pipeline.config import load_config
-from pipeline.feeds import parse_feed
-from pipeline.scheduler import Worker
+from pipeline.cli.app import app
+from pipeline.core import intervals
+from pipeline.core.config import load_config
+from pipeline.poll.scheduler import Worker
+from pipeline.sources.feeds import parse_feed
 from storage.db import Database
 from storage.repository import Repository
 from tests.site import Page, Site, article_html, rss

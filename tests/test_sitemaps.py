@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from pipeline.config import load_config
-from pipeline.errors import FeedParseError
-from pipeline.sitemaps import MAX_CHILDREN, parse_sitemap
+from pipeline.core.config import load_config
+from pipeline.core.errors import FeedParseError
+from pipeline.sources.sitemaps import MAX_CHILDREN, parse_sitemap
 from tests.conftest import run_once
 from tests.site import Page, Site, article_html
 from tests.test_ingest_e2e import CRICKET_STORY, NDC_STORY

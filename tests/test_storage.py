@@ -11,9 +11,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
-from pipeline.config import FeedConfig
-from pipeline.errors import StorageError
-from pipeline.records import ArticleDraft, EntityMatch, Mention
+from pipeline.core.config import FeedConfig
+from pipeline.core.errors import StorageError
+from pipeline.core.records import ArticleDraft, EntityMatch, Mention
 from storage.db import Database, redact
 from storage.repository import EntityRecord, PollRecord, Repository
 

@@ -1,4 +1,4 @@
-"""pipeline.urls: canonical URLs, AMP variants, and a property test over arbitrary text."""
+"""pipeline.core.urls: canonical URLs, AMP variants, and a property test over arbitrary text."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import InvalidURLError
-from pipeline.urls import TRACKING_PARAMETERS, amp_variants_removed, canonicalize, is_http_url
+from pipeline.core.errors import InvalidURLError
+from pipeline.core.urls import TRACKING_PARAMETERS, amp_variants_removed, canonicalize, is_http_url
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.config import load_config
-from pipeline.users import authenticate, user_for_token
+from pipeline.cli.app import app
+from pipeline.core.config import load_config
+from pipeline.desk.users import authenticate, user_for_token
 from storage.db import Database
 from storage.repository import Repository
 

@@ -1,4 +1,4 @@
-"""Loading, validating and saving watchlist files (pipeline/watchlist.py)."""
+"""Loading, validating and saving watchlist files (pipeline/match/watchlist.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.aliases import load_rule_set
-from pipeline.config import SHIPPED_WATCHLIST
-from pipeline.errors import ConfigError
-from pipeline.watchlist import Watchlist, WatchlistEntity, load_watchlist, save_watchlist
+from pipeline.core.config import SHIPPED_WATCHLIST
+from pipeline.core.errors import ConfigError
+from pipeline.match.aliases import load_rule_set
+from pipeline.match.watchlist import Watchlist, WatchlistEntity, load_watchlist, save_watchlist
 
 CANONICAL_NAMES = {
     "ofac-52049": "National Development Complex",

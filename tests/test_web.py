@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.web.app import create_app
-from pipeline.web.auth import resolve_secret_key
-from pipeline.web.highlight import Piece, marked_pieces, snippet_pieces
+from pipeline.desk.app import create_app
+from pipeline.desk.auth import resolve_secret_key
+from pipeline.desk.highlight import Piece, marked_pieces, snippet_pieces
 from storage.db import Database
 from storage.repository import Repository
 from tests.desk import PASSWORD, SCRIPT_TEXT, TEAM_TOKEN, Desk, running_desk, seed

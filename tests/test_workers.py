@@ -489,7 +489,7 @@ def downgrade() -> None:
 NEXT_RELEASE = (
     "import pathlib, sys, storage.db; "
     "storage.db.MIGRATIONS_DIR = pathlib.Path(sys.argv.pop(1)); "
-    "from pipeline.cli import main; main()"
+    "from pipeline.cli.app import main; main()"
 )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from sqlalchemy import create_engine, inspect, text
 
-from pipeline.config import load_config
+from pipeline.core.config import load_config
 from tests.faults.hostile import HostileServer, respond
 from tests.site import article_html
 

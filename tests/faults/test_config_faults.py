@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from pipeline.cli.app import app
 
 FEED = "  - name: A feed\n    url: http://127.0.0.1:9/feed.xml\n"
 DATABASE = "database: sqlite:///{directory}/pipeline.db\n"

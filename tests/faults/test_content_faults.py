@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from pipeline.cli.app import app
 from tests.conftest import run_once
 from tests.db_engines import ENGINES, database_url
 from tests.faults.hostile import HostileServer, Request, respond, serve

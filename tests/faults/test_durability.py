@@ -24,7 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from pipeline.cli.app import app
 from storage import db as storage_db
 from tests.conftest import run_once
 from tests.faults.hostile import HostileServer, Request, respond, serve

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.config import load_config
-from pipeline.scheduler import Worker
+from pipeline.cli.app import app
+from pipeline.core.config import load_config
+from pipeline.poll.scheduler import Worker
 from tests.conftest import run_once
 from tests.faults.hostile import HostileServer, respond, serve
 from tests.faults.support import (
@@ -117,7 +117,7 @@ def test_daemon_waits_for_retry_after_and_backoff(tmp_path: Path) -> None:
     with serve() as server:
         server.route("/flaky.xml", respond(b"busy", status=503, headers={"Retry-After": "3600"}))
         server.route("/gone.xml", respond(b"no", status=500))
-        # A 503 slows its whole host (pipeline.politeness): the flaky feed is on another host
+        # A 503 slows its whole host (pipeline.fetch.politeness): the flaky feed is on another host
         # name of the same server, so that the healthy feed shows the daemon going on.
         config = config_for(
             tmp_path,

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.config import FetchSettings
-from pipeline.errors import NetworkError
-from pipeline.fetch import Fetcher
+from pipeline.core.config import FetchSettings
+from pipeline.core.errors import NetworkError
+from pipeline.fetch.client import Fetcher
 from tests.conftest import run_once
 from tests.faults.hostile import plaintext_server, respond, serve
 from tests.faults.support import (
@@ -92,7 +92,7 @@ def test_dns_and_tls_failures_end_to_end(
     def fetcher_with_failing_hosts(settings: FetchSettings, **_: Any) -> Fetcher:
         return Fetcher(settings, transport=FailingHosts())
 
-    monkeypatch.setattr("pipeline.scheduler.Fetcher", fetcher_with_failing_hosts)
+    monkeypatch.setattr("pipeline.poll.scheduler.Fetcher", fetcher_with_failing_hosts)
     caplog.set_level(logging.INFO, logger="pipeline")
     with serve() as server, plaintext_server() as plain_port:
         links = [f"https://{TLS_FAILURE}/article", f"http://{DNS_FAILURE}/article"]

@@ -1,0 +1,1 @@
+"""Alert delivery: the dispatcher and its channels."""

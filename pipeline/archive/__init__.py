@@ -1,0 +1,1 @@
+"""Raw pages kept content-addressed; reprocess and rescan from what is stored."""

@@ -1,0 +1,1 @@
+"""Content fingerprints and near-duplicate signatures."""

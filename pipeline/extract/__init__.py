@@ -1,0 +1,1 @@
+"""HTML bytes to title, text, author, date and language; the extraction worker pool."""

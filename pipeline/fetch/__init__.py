@@ -1,0 +1,1 @@
+"""The HTTP client: limits, conditional GET, the address guard, per-host politeness."""

@@ -1,0 +1,1 @@
+"""Watchlist to compiled matcher to mentions; the normaliser and the importers."""

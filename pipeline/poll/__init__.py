@@ -1,0 +1,1 @@
+"""One feed poll end to end, and the scheduler that runs polls."""

@@ -1,0 +1,1 @@
+"""Feed bytes to entries (RSS, Atom, JSON Feed), news sitemaps and feed discovery."""

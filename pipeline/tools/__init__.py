@@ -1,0 +1,1 @@
+"""Entry points for evaluation (not runtime code)."""
