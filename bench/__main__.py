@@ -2,8 +2,9 @@
 
 Options: ``--articles N`` (default 2000 = 50 feeds x 40 entries), ``--latency S`` (0.15),
 ``--repeat R`` (end-to-end runs, median), ``--memory`` (also ingest 20,000 articles for the
-memory figure: several minutes), ``--dedup`` (also bench.dedup's 1k/10k/100k scale run, for
-``dedup_ratio_100k_1k``: long), ``--json`` (one JSON object as the last line).
+memory figure: several minutes), ``--scale`` (also a 304 round of 20,000 feeds, and the
+machines 180,000 feeds need: bench.scale), ``--dedup`` (also bench.dedup's 1k/10k/100k
+scale run, for ``dedup_ratio_100k_1k``: long), ``--json`` (one JSON object as the last line).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import e2e, limit, peer, watchlist_scale
+from bench import e2e, limit, peer, scale, watchlist_scale
 from bench.harness import PYTHON, ROOT, Server, server, write_config
 from bench.server import check_loopback
-from bench.workload import STEADY_FEEDS, Workload
+from bench.workload import HOSTS, STEADY_FEEDS, Workload
+from pipeline.core.config import FetchSettings
 
 MEMORY_ARTICLES = 20_000
 LIMIT_SAMPLE = 3 * 113  # pages extracted for the limit (each template about three times)
@@ -42,8 +44,15 @@ def main() -> None:
         results["end_to_end"] = _end_to_end(site, workload, Path(scratch), options.repeat)
         results["limit"] = _limit(workload)
         results["peer"] = _peer(workload, options.peer_feeds)
-        results["steady"] = _steady(site, workload, Path(scratch), options.steady_feeds)
+        results["steady"] = _steady(
+            site, workload, Path(scratch), options.steady_feeds, options.latency
+        )
         results["watchlist"] = _watchlist()
+        if options.scale:
+            _say(f"scale: a 304 round of {options.scale_feeds} feeds (long)")
+            results["scale"] = scale.run(
+                site, workload, Path(scratch), options.latency, options.scale_feeds
+            )
         if options.memory:
             big = Workload.on_corpus(MEMORY_ARTICLES, port=site.port, seed=options.seed)
             _say(f"memory: {MEMORY_ARTICLES} articles (long)")
@@ -68,6 +77,8 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--steady-feeds", type=int, default=STEADY_FEEDS)
     parser.add_argument("--memory", action="store_true", help="also ingest 20,000 articles")
     parser.add_argument("--dedup", action="store_true", help="also run bench.dedup's scale run")
+    parser.add_argument("--scale", action="store_true", help="also a 304 round of 20,000 feeds")
+    parser.add_argument("--scale-feeds", type=int, default=scale.SCALE_FEEDS)
     parser.add_argument("--json", action="store_true", help="print a JSON object last")
     return parser.parse_args()
 
@@ -82,9 +93,15 @@ def _end_to_end(site: Server, workload: Workload, scratch: Path, repeat: int) ->
         _say(f"end to end: pipeline run --once, run {number + 1} of {repeat}")
         runs.append(e2e.run_once(site, workload, scratch, f"e2e-{number}"))
         _say(f"  {runs[-1]['articles_per_second']:.1f} articles/s")
+    articles = workload.articles
     return {
         "articles_per_second": statistics.median(r["articles_per_second"] for r in runs),
         "seconds": statistics.median(r["seconds"] for r in runs),
+        # CPU, not wall time: the figures that hold on a shared machine
+        "cpu_ms_per_article": statistics.median(1000 * r["cpu_seconds"] / articles for r in runs),
+        "main_cpu_ms_per_article": statistics.median(
+            1000 * r["main_cpu_seconds"] / articles for r in runs
+        ),
         "peak_rss_mb": max(r["peak_main_rss_mb"] for r in runs),
         "peak_tree_rss_mb": max(r["peak_tree_rss_mb"] for r in runs),
         "peak_tree_pss_mb": max(r["peak_tree_pss_mb"] for r in runs),
@@ -97,11 +114,15 @@ def _limit(workload: Workload) -> dict[str, Any]:
     fetched = limit.fetched_pages(workload)
     sample = fetched[:LIMIT_SAMPLE]
     _say(f"limit: extraction alone, {len(sample)} pages x 2, {limit.cores()} processes")
-    rates = [limit.measure(workload, sample).pages_per_second for _ in range(2)]
+    limits = [limit.measure(workload, sample) for _ in range(2)]
+    rates = [measured.pages_per_second for measured in limits]
     pages_per_second = statistics.median(rates)
     plain = limit.measure(workload, sample, how="trafilatura").pages_per_second
     seconds = len(fetched) / pages_per_second  # the whole workload's pages
+    cpu_ms_per_page = statistics.median(measured.cpu_ms_per_page for measured in limits)
     return {
+        "cpu_ms_per_page": cpu_ms_per_page,
+        "cpu_ms_per_article": cpu_ms_per_page * len(fetched) / workload.articles,
         "pages_per_second": pages_per_second,
         "trafilatura_plain_pages_per_second": plain,
         "fetched_pages": len(fetched),
@@ -117,7 +138,10 @@ def _peer(workload: Workload, feeds: int) -> dict[str, Any]:
     urls = [workload.feed_url(f) for f in range(feeds)]
     _say(f"peer: sequential feedparser + httpx + trafilatura loop over {feeds} feed(s)")
     articles, seconds = peer.sequential_loop(urls)
+    _say("peer: the same loop with the pipeline's extraction")
+    same_articles, same_seconds = peer.sequential_loop(urls, how="pipeline")
     return {
+        "same_extractor_articles_per_second": same_articles / same_seconds,
         "articles": articles,
         "seconds": seconds,
         "articles_per_second": articles / seconds,
@@ -126,7 +150,9 @@ def _peer(workload: Workload, feeds: int) -> dict[str, Any]:
     }
 
 
-def _steady(site: Server, workload: Workload, scratch: Path, feeds: int) -> dict[str, Any]:
+def _steady(
+    site: Server, workload: Workload, scratch: Path, feeds: int, latency: float
+) -> dict[str, Any]:
     folder = scratch / "steady"
     folder.mkdir()
     urls = [workload.steady_url(f) for f in range(feeds)]
@@ -146,6 +172,11 @@ def _steady(site: Server, workload: Workload, scratch: Path, feeds: int) -> dict
     )
     figures["feeds"] = feeds
     figures["requests"] = site.stats()
+    in_flight = min(FetchSettings().concurrency, FetchSettings().per_host * len(HOSTS))
+    figures["in_flight"] = in_flight
+    figures["floor_seconds"] = scale.floor_seconds(
+        feeds, latency, in_flight, figures["cpu_ms_per_poll"]
+    )
     return figures
 
 
@@ -172,7 +203,20 @@ def _dedup() -> dict[str, Any]:
 def _summary(results: dict[str, Any]) -> dict[str, Any]:
     pipeline_rate = results["end_to_end"]["articles_per_second"]
     memory = results.get("memory")
+    steady, measured_scale = results["steady"], results.get("scale")
     return {
+        **_cpu_summary(results),
+        "speedup_vs_sequential_same_extractor": pipeline_rate
+        / results["peer"]["same_extractor_articles_per_second"],
+        "round_304_floor_seconds": steady["floor_seconds"],
+        "round_304_ratio_to_floor": steady["round_seconds"] / steady["floor_seconds"],
+        "matching_share": results["watchlist"]["large_ms"] / results["limit"]["cpu_ms_per_page"],
+        "scale_round_seconds": measured_scale["round_seconds"] if measured_scale else None,
+        "scale_round_floor_seconds": measured_scale["floor_seconds"] if measured_scale else None,
+        "scale_ratio_to_floor": measured_scale["round_seconds"] / measured_scale["floor_seconds"]
+        if measured_scale
+        else None,
+        "scale_peak_pss_mb": measured_scale["peak_tree_pss_mb"] if measured_scale else None,
         "articles_per_second": pipeline_rate,
         "limit_articles_per_second": results["limit"]["articles_per_second"],
         "ratio_to_limit": pipeline_rate / results["limit"]["articles_per_second"],
@@ -191,6 +235,29 @@ def _summary(results: dict[str, Any]) -> dict[str, Any]:
         "peak_tree_rss_mb_20k": memory["peak_tree_rss_mb"] if memory else None,
         "peak_tree_pss_mb_20k": memory["peak_tree_pss_mb"] if memory else None,
         "dedup_ratio_100k_1k": (results["dedup"] or {}).get("dedup_ratio_100k_1k"),
+    }
+
+
+def _cpu_summary(results: dict[str, Any]) -> dict[str, Any]:
+    """The CPU figures (process CPU, not wall time: they hold on a busy machine): per article
+    in the whole process tree and in the main process, the extraction limit's, and their ratio
+    (what ratio_to_limit would be on cores of its own)."""
+    end_to_end, limits = results["end_to_end"], results["limit"]
+    measured_scale = results.get("scale")
+    projection = None
+    if measured_scale:
+        projection = scale.project(
+            measured_scale["cpu_ms_per_poll"],
+            measured_scale["cpu_ms_per_200_poll"],
+            end_to_end["cpu_ms_per_article"],
+        )
+        results["scale"]["projection"] = projection
+    return {
+        "cpu_ms_per_article": end_to_end["cpu_ms_per_article"],
+        "main_cpu_ms_per_article": end_to_end["main_cpu_ms_per_article"],
+        "limit_cpu_ms_per_article": limits["cpu_ms_per_article"],
+        "cpu_ratio_to_limit": limits["cpu_ms_per_article"] / end_to_end["cpu_ms_per_article"],
+        "machines_180k_feeds_hourly": projection["machines"] if projection else None,
     }
 
 

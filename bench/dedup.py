@@ -51,13 +51,13 @@ from pipeline.dedup.fingerprints import (
     TextFingerprint,
     content_hash,
     estimated_jaccard,
-    signature_to_bytes,
     text_fingerprint,
 )
 from pipeline.extract.page import extract_page
 from storage.db import Database
 from storage.models import Article, ArticleUrl, DedupBand, DedupSignature, Story
 from storage.repository import Repository
+from storage.repository.dedup import signature_to_bytes
 
 CORPORA = Path(
     os.environ.get("PIPELINE_CORPORA", Path(__file__).resolve().parents[2] / "shared" / "corpora")

@@ -28,6 +28,11 @@ class Limit:
     pages: int
     seconds: float
     workers: int
+    cpu_seconds: float  # the workers' own CPU over the batch (trustworthy on a busy machine)
+
+    @property
+    def cpu_ms_per_page(self) -> float:
+        return 1000 * self.cpu_seconds / self.pages
 
     @property
     def pages_per_second(self) -> float:
@@ -60,20 +65,23 @@ def _page(k: int) -> tuple[bytes, str]:
     return templates()[index].render(url, sentence), url
 
 
-def _extract_chunk(indexes: Sequence[int], how: str) -> int:
+def _extract_chunk(indexes: Sequence[int], how: str) -> tuple[int, float]:
     import trafilatura
 
     from pipeline.core.errors import ExtractionError
     from pipeline.extract.page import extract_page
 
+    cpu = 0.0
     for k in indexes:
         body, url = _page(k)
+        started = time.process_time()  # the extraction only, not the page's rendering
         if how == "pipeline":
             with contextlib.suppress(ExtractionError):
                 extract_page(body, url=url, content_type="text/html; charset=utf-8")
         else:
             trafilatura.extract(body, url=url)
-    return len(indexes)
+        cpu += time.process_time() - started
+    return len(indexes), cpu
 
 
 def measure(workload: Workload, sample: Sequence[int], how: str = "pipeline") -> Limit:
@@ -84,9 +92,9 @@ def measure(workload: Workload, sample: Sequence[int], how: str = "pipeline") ->
     with ProcessPoolExecutor(workers, initializer=initializer) as pool:
         list(pool.map(_noop, range(workers * 4)))  # every worker started and warm
         started = time.perf_counter()
-        done = sum(pool.map(partial(_extract_chunk, how=how), chunks))
+        results = list(pool.map(partial(_extract_chunk, how=how), chunks))
         seconds = time.perf_counter() - started
-    return Limit(done, seconds, workers)
+    return Limit(sum(n for n, _ in results), seconds, workers, sum(c for _, c in results))
 
 
 def _noop(_: int) -> None:

@@ -13,7 +13,10 @@
 The sample pages are written to exercise the matcher: stories about the December 2024 US
 designations must flag; a Ghana story about the NDC party, a climate story about NDCs, a
 cricket story whose sidebar lists sanctions headlines, a story about a baker named Akhtar and a
-court story citing suit No. 13382 must not.
+court story citing suit No. 13382 must not. The Urdu feed has the designations story as Urdu
+outlets wrote it (it flags, with the names as written and the canonical names in English) and
+the National Development Council (نیشنل ڈویلپمنٹ کونسل, "این ڈی سی"), which must not; the demo
+prints the Urdu flags on their own at the end.
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ DEMO_FEEDS = (
     ("The Indus Chronicle (RSS 2.0)", "/feeds/chronicle.rss"),
     ("Meridian Security Review (Atom)", "/feeds/meridian.atom"),
     ("Asia Newswire (JSON Feed)", "/feeds/wire.json"),
+    ("Sindh Times Urdu (RSS 2.0)", "/feeds/urdu.rss"),
 )
+URDU_FEED = DEMO_FEEDS[-1][0]
 
 _CONTENT_TYPES = {
     ".rss": "application/rss+xml; charset=utf-8",
@@ -187,4 +192,6 @@ def run_demo(workdir: Path) -> Path:
         run_pipeline(config, "run", "--once")
     print("\n$ pipeline flags list")
     run_pipeline(config, "flags", "list")
+    print(f"\n$ pipeline flags list --feed '{URDU_FEED}'   # the Urdu flags")
+    run_pipeline(config, "flags", "list", "--feed", URDU_FEED)
     return config

@@ -51,8 +51,13 @@ class Feed(SQLModel, table=True):
     last_error: str | None = None
     last_error_at: datetime | None = _utc(default=None)
     consecutive_failures: int = 0
-    lease_owner: str | None = None  # the worker polling it now
-    lease_expires_at: datetime | None = _utc(default=None)
+    # ---- worker leases (pipeline.poll.leases) ----
+    # host:pid:start:namespace:token of the worker polling it now (start tells a reused pid apart)
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = _utc(default=None)  # renewed by the owner's heartbeat
+    # The fencing token: +1 on every claim by another worker; a poll's writes check it.
+    lease_generation: int = 0
+    # ---- end of worker leases ----
     created_at: datetime = _utc()
 
 
@@ -178,6 +183,13 @@ class Entity(SQLModel, table=True):
     aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     source: str = ""
     updated_at: datetime = _utc()
+    # The desk's entity pages and the FtM export show these (issue 20, migration 0005).
+    identifiers: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
+    addresses: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class Flag(SQLModel, table=True):
@@ -300,3 +312,85 @@ class AlertDelivery(SQLModel, table=True):
     last_http_status: int | None = None
     sent_at: datetime | None = _utc(default=None)
     created_at: datetime = _utc()
+
+
+# ---- Possible mentions (issue 17): candidates and their audit trail ----------------------------
+
+CANDIDATE_STATUSES = ("new", "promoted", "dismissed")
+
+
+class Candidate(SQLModel, table=True):
+    """One possible mention per (story, entity): an occurrence the matching rules did not
+    accept, kept for an analyst; never alerts. Promoting makes it a flag (rule ``analyst``)."""
+
+    __tablename__ = "candidate"
+    __table_args__ = (
+        UniqueConstraint("story_id", "entity_id", name="uq_candidate_story_entity"),
+        Index("ix_candidate_status_created", "status", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    story_id: int = Field(foreign_key="story.id")
+    entity_id: str = Field(foreign_key="entity.id", index=True)
+    article_id: int = Field(foreign_key="article.id", index=True)  # the copy it was found in
+    matched: str  # the text as written
+    snippet: str = Field(sa_type=Text)
+    offsets: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reason: str = Field(sa_type=Text)  # why the rules did not accept it, in words
+    context: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    score: float
+    why: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="new")  # new | promoted | dismissed
+    note: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = _utc(default=None)
+    flag_id: int | None = Field(default=None, foreign_key="flag.id")  # the flag it became
+    # The rule of that flag: "analyst" when a person promoted it, else the matching rule that
+    # accepted it later (after a watchlist change). Only "analyst" counts as a recall gap.
+    promoted_rule: str | None = None
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class CandidateReview(SQLModel, table=True):
+    """Audit trail: every status change of a candidate (by a person or by the rules)."""
+
+    __tablename__ = "candidate_review"
+
+    id: int | None = Field(default=None, primary_key=True)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    from_status: str
+    to_status: str
+    note: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime = _utc()
+
+
+# ---- desk: sign-in throttling and its audit (issue 20, migration 0005) -------------------------
+
+SIGN_IN_OUTCOMES = ("ok", "failed", "throttled")
+
+
+class SignInThrottle(SQLModel, table=True):
+    """Failed sign-ins in a row for one account or one client address (`key` is
+    "account:NAME" or "address:IP"); after a few, sign-in waits until `locked_until`."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: str = Field(primary_key=True)
+    failures: int = 0
+    last_failure_at: datetime = _utc()
+    locked_until: datetime | None = _utc(default=None)
+
+
+class SignInEvent(SQLModel, table=True):
+    """Audit trail of sign-in attempts: who, from where, and what the desk answered."""
+
+    __tablename__ = "sign_in_event"
+    __table_args__ = (Index("ix_sign_in_event_name_at", "name", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc()
+    name: str  # as typed (may name no user)
+    address: str
+    outcome: str  # ok | failed | throttled

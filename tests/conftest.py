@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from pipeline.core.config import Config, load_config
+from tests import corpora
 from tests.db_engines import ENGINES, database_url
 from tests.site import Site, serve
 
@@ -80,3 +81,32 @@ def db_rows(config_path: Path, query: str) -> list[tuple[Any, ...]]:
             return [tuple(row) for row in connection.execute(text(query))]
     finally:
         engine.dispose()
+
+
+# ---- tests that read ../shared/corpora (tests/corpora.py) -------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    what = "reads the shared corpora; skipped outside CI when missing"
+    config.addinivalue_line("markers", f"{corpora.MARKER}(path): {what}")
+
+
+@pytest.hookimpl(tryfirst=True)  # before an empty parametrisation's own skip
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    corpora.check(item)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)  # around the short summary
+def pytest_terminal_summary(terminalreporter: Any) -> Iterator[None]:
+    """One line for every test skipped for want of the corpora, instead of one per test."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    missing = [report for report in skipped if corpora.SKIP_REASON in str(report.longrepr)]
+    terminalreporter.stats["skipped"] = [report for report in skipped if report not in missing]
+    yield
+    terminalreporter.stats["skipped"] = skipped  # the final count still includes them
+    if missing:
+        terminalreporter.write_line(
+            f"{len(missing)} tests skipped: {corpora.SKIP_REASON}; set "
+            f"PIPELINE_CORPORA=/path/to/shared/corpora or run in CI (CI=true) to run them",
+            yellow=True,
+        )

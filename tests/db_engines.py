@@ -14,9 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from alembic import command
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+
+from storage.db import Database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PIPELINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -45,3 +48,14 @@ def database_url(engine: str, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def at_revision(db: Database, revision: str) -> Iterator[Connection]:
+    """`db` migrated only up to the older `revision`, as an older release left it: the
+    connection, in the migration's transaction, to fill it in as that release would have."""
+    with db.engine.begin() as connection:
+        alembic_config = db._alembic_config()
+        alembic_config.attributes["connection"] = connection
+        command.upgrade(alembic_config, revision)
+        yield connection

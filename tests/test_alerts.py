@@ -42,19 +42,15 @@ def free_port() -> int:
     return port
 
 
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that can be down (port closed) or answer a status."""
+class PostServer:
+    """An HTTP server on 127.0.0.1 taking POSTs that can be down (port closed) or answer a
+    chosen status; `record` keeps what a test needs of each POST."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.status = 200
-        self.received: list[tuple[int, dict[str, str], bytes]] = []  # (answered, headers, body)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
 
     def up(self, status: int = 200) -> None:
         self.status = status
@@ -69,20 +65,18 @@ class Receiver:
             self._server.server_close()
             self._server = None
 
-    def accepted(self) -> list[dict[str, Any]]:
-        """Bodies of the requests answered 2xx."""
-        with self._lock:
-            return [json.loads(body) for status, _, body in self.received if status < 300]
+    def record(self, status: int, request: BaseHTTPRequestHandler, body: bytes) -> None:
+        raise NotImplementedError
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
+        server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = receiver.status
-                with receiver._lock:
-                    receiver.received.append((status, dict(self.headers.items()), body))
+                status = server.status
+                with server._lock:
+                    server.record(status, self, body)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -91,6 +85,26 @@ class Receiver:
                 pass
 
         return Handler
+
+
+class Receiver(PostServer):
+    """A webhook receiver on 127.0.0.1 that can be down (port closed) or answer a status."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[tuple[int, dict[str, str], bytes]] = []  # (answered, headers, body)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def record(self, status: int, request: BaseHTTPRequestHandler, body: bytes) -> None:
+        self.received.append((status, dict(request.headers.items()), body))
+
+    def accepted(self) -> list[dict[str, Any]]:
+        """Bodies of the requests answered 2xx."""
+        with self._lock:
+            return [json.loads(body) for status, _, body in self.received if status < 300]
 
 
 class Mailbox:
@@ -234,7 +248,8 @@ def test_client_error_is_a_failed_attempt_and_gives_up_after_max_attempts(
 
     retried = CliRunner().invoke(app, ["--config", str(config), "alerts", "retry"])
     assert retried.exit_code == 0, retried.output
-    assert f"{len(rows)} delivery(ies) queued again" in retried.stdout
+    noun = "delivery" if len(rows) == 1 else "deliveries"
+    assert f"{len(rows)} {noun} queued again" in retried.stdout
     receiver.status = 204
     clock.advance(hours=2)
     assert dispatch(config, clock).sent == {"hook": len(rows)}

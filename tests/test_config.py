@@ -66,5 +66,5 @@ def test_database_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def test_shipped_feeds_yaml_is_valid() -> None:
     config = load_config(Path(__file__).parent.parent / "feeds.yaml")
-    assert 10 <= len(config.feeds) <= 20
+    assert 10 <= len([feed for feed in config.feeds if "urdu" not in feed.tags]) <= 20
     assert all(str(feed.url).startswith("https://") for feed in config.feeds)

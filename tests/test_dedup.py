@@ -2,7 +2,7 @@
 
 Base texts are real pages of shared/corpora/news-pages. End-to-end tests run the real pipeline
 against a loopback site on both engines; the quality gate measures the corpus test pairs that
-choose ``dedup.threshold`` (README, "Deduplication"; ``python -m bench.dedup --pairs``).
+choose ``dedup.threshold`` (docs/pipeline.md, "Deduplication"; ``python -m bench.dedup --pairs``).
 """
 
 from __future__ import annotations
@@ -46,10 +46,11 @@ from pipeline.dedup.fingerprints import (
 from pipeline.poll.poller import _amp_free
 from storage.db import Database
 from storage.repository import Repository
+from tests import corpora
 from tests.conftest import db_rows, run_once
 from tests.site import Page, Site, article_html, rss
 
-pytestmark = pytest.mark.skipif(not NEWS_PAGES.is_dir(), reason="shared corpora not found")
+pytestmark = corpora.needs(NEWS_PAGES)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
@@ -372,6 +373,9 @@ def test_updated_article_becomes_a_revision(site: Site, make_config: Callable[..
 # ---- the repository: short texts, feed text, concurrent writers ---------------------------------
 
 
+DEDUP = DedupSettings()
+
+
 def draft(url: str, title: str, body: str, source: str = "page") -> ArticleDraft:
     return ArticleDraft(
         feed_id=1,
@@ -390,6 +394,7 @@ def draft(url: str, title: str, body: str, source: str = "page") -> ArticleDraft
         extractor="trafilatura",
         extractor_version="test",
         matches=[],
+        fingerprint=text_fingerprint(title, body, min_words=DEDUP.min_words),
     )
 
 
@@ -406,10 +411,18 @@ def repo(database: str) -> Any:
 
 def test_short_texts_join_only_on_same_text_and_title(repo: Repository) -> None:
     stub = "Subscribe to read the full story on our site."
-    first = repo.store_article(draft("https://a.example/1", "Budget passed", stub), NOW)
-    other_title = repo.store_article(draft("https://a.example/2", "Floods in Sindh", stub), NOW)
-    same_title = repo.store_article(draft("https://b.example/3", "Budget passed!", stub), NOW)
-    edited = repo.store_article(draft("https://b.example/4", "Budget passed", stub + " Now."), NOW)
+    first = repo.store_article(
+        draft("https://a.example/1", "Budget passed", stub), NOW, dedup=DEDUP
+    )
+    other_title = repo.store_article(
+        draft("https://a.example/2", "Floods in Sindh", stub), NOW, dedup=DEDUP
+    )
+    same_title = repo.store_article(
+        draft("https://b.example/3", "Budget passed!", stub), NOW, dedup=DEDUP
+    )
+    edited = repo.store_article(
+        draft("https://b.example/4", "Budget passed", stub + " Now."), NOW, dedup=DEDUP
+    )
     assert other_title.status == "stored" and other_title.story_id != first.story_id
     assert same_title.status == "duplicate" and same_title.story_id == first.story_id
     assert edited.status == "stored"  # no near-duplicate matching below dedup.min_words
@@ -417,7 +430,7 @@ def test_short_texts_join_only_on_same_text_and_title(repo: Repository) -> None:
 
 def test_revision_keeps_page_text_over_a_feed_summary(repo: Repository) -> None:
     body = "\n".join(article(EMIRATES).paragraphs)
-    stored = repo.store_article(draft("https://a.example/e", "Emirates", body), NOW)
+    stored = repo.store_article(draft("https://a.example/e", "Emirates", body), NOW, dedup=DEDUP)
     summary = draft("https://a.example/e", "Emirates", "Emirates orders jets.", source="feed")
     assert repo.store_revision(stored.article_id, summary, NOW).status == "kept"
     same = draft("https://a.example/e", "Emirates", body)

@@ -45,7 +45,11 @@ MUST_NOT_FLAG = {
         "/chronicle/2024/12/17/hyderabad-bakers-keep-rusk-tradition-alive.html"
     ),
     "suit No. 13382": "/chronicle/2024/12/18/shc-suspends-auction-of-clifton-plot.html",
+    "Urdu: National Development Council (این ڈی سی)": (
+        "/urdu/2024/12/19/national-development-council-meeting.html"
+    ),
 }
+URDU_STORY = "/urdu/2024/12/19/us-sanctions-missile-programme.html"
 
 Row = dict[str, Any]
 
@@ -125,6 +129,14 @@ def test_lookalike_stories_are_stored_but_not_flagged(
 ) -> None:
     assert [row for row in articles if str(row["url"]).endswith(path)], "article not stored"
     assert _flags_for(flags, path) == []
+
+
+def test_the_urdu_story_flags_with_english_canonical_names(flags: list[Row]) -> None:
+    by_entity = {flag["entity"]: flag for flag in _flags_for(flags, URDU_STORY)}
+    assert set(by_entity) == CANONICAL_ENTITIES
+    assert by_entity["National Development Complex"]["matched"] == "نیشنل ڈیولپمنٹ کمپلیکس"
+    assert by_entity["Executive Order 13382"]["matched"] == "ایگزیکٹو آرڈر ۱۳۳۸۲"
+    assert "«نیشنل ڈیولپمنٹ کمپلیکس»" in by_entity["National Development Complex"]["snippet"]
 
 
 def test_every_flag_carries_a_snippet_of_context(flags: list[Row]) -> None:

@@ -6,7 +6,6 @@ the article-extraction-benchmark metric described in its SOURCE.md (pipeline.too
 
 from __future__ import annotations
 
-import os
 import pickle
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -28,17 +27,16 @@ from pipeline.tools.eval_extraction import (
     page_scores,
     score_row,
 )
+from tests import corpora
 
 # shared/ sits beside the work tree (and beside CI's fresh clone); PIPELINE_CORPORA overrides.
-CORPORA = Path(
-    os.environ.get("PIPELINE_CORPORA", Path(__file__).resolve().parents[2] / "shared" / "corpora")
-)
+CORPORA = corpora.CORPORA
 NEWS_PAGES = CORPORA / "news-pages"
 HOSTILE_HTML = [
     *sorted((CORPORA / "hostile" / "html-edge-jsoup").glob("*")),
     *sorted((CORPORA / "hostile" / "html-fuzz-jsoup").glob("*")),
 ]
-needs_corpora = pytest.mark.skipif(not CORPORA.is_dir(), reason="shared corpora not found")
+needs_corpora = corpora.needs(CORPORA)
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 URL = "https://news.example.com/world/2025/05/30/story.html"
 
@@ -270,6 +268,7 @@ def test_runs_in_a_process_pool_and_results_pickle() -> None:
 
 
 @pytest.mark.slow
+@needs_corpora
 @pytest.mark.parametrize("path", HOSTILE_HTML, ids=lambda path: path.name)
 def test_hostile_html_returns_or_raises_extraction_error(path: Path) -> None:
     try:

@@ -28,6 +28,7 @@ from pipeline.extract.chain import (
 from pipeline.extract.page import explain_extraction, extract_page
 from pipeline.extract.structured import StructuredData, read_structured
 from pipeline.tools.eval_extraction import DEFAULT_CORPUS, load_corpus, page_scores
+from tests import corpora
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 URL = "https://news.example.com/world/2019/11/18/port-reform.html"
@@ -247,7 +248,7 @@ def test_a_failing_second_opinion_leaves_the_first_answer(monkeypatch: pytest.Mo
     assert page.text == "\n".join(PROSE[:3])
 
 
-needs_news_pages = pytest.mark.skipif(not DEFAULT_CORPUS.is_dir(), reason="corpus not found")
+needs_news_pages = corpora.needs(DEFAULT_CORPUS)
 
 
 def f1(truth: str, text: str) -> float:

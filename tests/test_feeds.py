@@ -9,7 +9,6 @@ loopback server that would serve the DTD and entities, to show that nothing is f
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 from collections.abc import Iterator
@@ -23,11 +22,10 @@ from pytest_httpserver import HTTPServer
 from pipeline.core.errors import FeedParseError
 from pipeline.core.records import ParsedFeed
 from pipeline.sources.feeds import html_to_text, parse_feed
+from tests import corpora
 
 # shared/ sits beside the work tree (and beside CI's fresh clone); PIPELINE_CORPORA overrides.
-CORPORA = Path(
-    os.environ.get("PIPELINE_CORPORA", Path(__file__).resolve().parents[2] / "shared" / "corpora")
-)
+CORPORA = corpora.CORPORA
 FEEDS = CORPORA / "feeds"
 REAL_NEWS = FEEDS / "real-news"
 MINIFLUX = FEEDS / "miniflux-testdata" / "parser"
@@ -35,7 +33,7 @@ FEEDPARSER_TESTS = FEEDS / "feedparser-tests"
 HOSTILE_XML = CORPORA / "hostile" / "xml-entity-attacks"
 BASE = "https://feeds.example.org/news/feed.xml"
 
-pytestmark = pytest.mark.skipif(not CORPORA.is_dir(), reason="shared corpora not mounted")
+pytestmark = corpora.needs(CORPORA)
 
 
 def parse_file(path: Path, content_type: str | None = None) -> ParsedFeed:

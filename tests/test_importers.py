@@ -30,8 +30,9 @@ from pipeline.match.importers.common import ImportFilter, ImportReport
 from pipeline.match.importers.countries import load_countries
 from pipeline.match.matcher import Matcher
 from pipeline.match.watchlist import Watchlist, WatchlistEntity, load_watchlist
+from tests import corpora
 
-LISTS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "watchlists"
+LISTS = corpora.CORPORA / "watchlists"
 OFAC_SMALL = LISTS / "ofac-small"
 OFAC_2019 = LISTS / "ofac-2019"
 ZALA_FTM = LISTS / "opensanctions" / "zala.entities.ftm.json"
@@ -39,7 +40,7 @@ T1_FTM = LISTS / "opensanctions" / "t1.entities.ftm.json"
 PARTY_SCHEMAS = {"Person", "Organization", "Company", "LegalEntity", "PublicBody", "Vessel"}
 QUOTED = re.compile(r"[af]\.k\.a\. '(.+?)'(?=\s*(?:[;.]|$))")
 
-pytestmark = pytest.mark.skipif(not LISTS.is_dir(), reason="the shared list corpus is missing")
+pytestmark = corpora.needs(LISTS)
 
 # The four OFAC rows of 18 Dec 2024 (program NPWMD) in the legacy CSV layout, written from the
 # facts of the issue (names, a.k.a.s, tax ids, addresses); alt_num and add_num are placeholders.
@@ -73,6 +74,11 @@ def run_import(
     source: Path, fmt: str, target: Path, seed: Path = SHIPPED_WATCHLIST, **filters: Any
 ) -> ImportOutcome:
     return import_list(source, fmt, target=target, seed=seed, **filters)
+
+
+def latin(names: list[str]) -> list[str]:
+    """The names not written in Arabic script."""
+    return [name for name in names if not re.search("[\u0600-\u06ff]", name)]
 
 
 def by_id(path: Path) -> dict[str, WatchlistEntity]:
@@ -265,10 +271,11 @@ def test_dec_2024_rows_give_the_shipped_entities(tmp_path: Path) -> None:
     assert set(imported) == {"ofac-52049", "ofac-52051", "ofac-52052", "ofac-52053"}
     for entity_id, entity in imported.items():
         expected = shipped[entity_id]
-        assert fold([*entity.all_strong_names]) == fold(expected.all_strong_names)
-        assert fold(entity.weak_aliases) == fold(expected.weak_aliases)
+        # The shipped list adds curated Urdu names and addresses (issue 18); OFAC has none.
+        assert fold([*entity.all_strong_names]) == fold(latin(expected.all_strong_names))
+        assert fold(entity.weak_aliases) == fold(latin(expected.weak_aliases))
         assert entity.identifiers["tax_id"] == expected.identifiers["tax_id"]
-        assert entity.addresses == expected.addresses
+        assert entity.addresses == latin(expected.addresses)
         assert (entity.country, entity.programs) == ("PK", ["NPWMD"])
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.core.errors import StorageError
 from pipeline.poll.recorder import PollRecorder
-from storage.repository import PollRecord, Repository
+from storage.repository import FeedDuplicate, PollRecord, Repository
 
 
 def _record(feed_id: int) -> PollRecord:
@@ -34,11 +34,14 @@ class _Recording(Repository):
     def __init__(self) -> None:
         self.batches: list[list[int]] = []
 
-    def record_polls(self, records: Sequence[PollRecord]) -> None:
+    def record_polls_fenced(
+        self, records: Sequence[PollRecord]
+    ) -> tuple[list[FeedDuplicate], set[int]]:
         ids = [record.feed_id for record in records]
         if 13 in ids:
             raise StorageError("feed 13 is cursed")
         self.batches.append(ids)
+        return [], {feed_id for feed_id in ids if feed_id == 7}  # feed 7: its lease was lost
 
 
 def test_polls_ending_together_share_one_write_and_a_bad_one_fails_alone() -> None:
@@ -62,6 +65,19 @@ def test_polls_ending_together_share_one_write_and_a_bad_one_fails_alone() -> No
     assert repository.batches[0] == [1]
     assert max(len(batch) for batch in repository.batches) <= 4
     assert any(len(batch) > 1 for batch in repository.batches)
+
+
+def test_a_record_whose_lease_was_lost_raises_lease_lost_to_its_caller_only() -> None:
+    recorder = PollRecorder(_Recording())
+
+    async def main() -> list[BaseException | None]:
+        records = (recorder.record(_record(feed_id)) for feed_id in (6, 7, 8))
+        return await asyncio.gather(*records, return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    assert [type(outcome).__name__ for outcome in outcomes] == [
+        "NoneType", "LeaseLostError", "NoneType",
+    ]  # fmt: skip
 
 
 def test_a_single_failing_record_raises_to_its_caller() -> None:

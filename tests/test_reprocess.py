@@ -89,7 +89,7 @@ def test_reprocess_re_extracts_identically(ingested: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == (
-        "reprocess done: 2 page(s), 2 unchanged, 0 revised, 0 missing, 0 error(s), 0 new flag(s)"
+        "reprocess done: 2 pages, 2 unchanged, 0 revised, 0 missing, 0 errors, 0 new flags"
     )
     assert (
         db_rows(config, "SELECT id, title, text, content_hash, story_id FROM article") == articles
@@ -107,8 +107,8 @@ def test_reprocess_after_watchlist_change_adds_only_the_new_flags(ingested: Path
     again = cli("--config", str(config), "reprocess")
 
     assert first.exit_code == 0, first.output
-    assert "0 revised" in first.stdout and "1 new flag(s)" in first.stdout
-    assert "0 new flag(s)" in again.stdout
+    assert "0 revised" in first.stdout and first.stdout.endswith(", 1 new flag\n")
+    assert "0 new flags" in again.stdout
     after = flags(config)
     (new,) = [flag for flag in after.values() if flag["entity_id"] == "test-ayub"]
     assert new["url"].endswith("/cricket") and new["status"] == "new"
@@ -140,7 +140,7 @@ def test_changed_extraction_becomes_a_revision_not_a_new_article(
     result = cli("--config", str(config), "reprocess")
 
     assert result.exit_code == 0, result.output
-    assert "1 unchanged, 1 revised" in result.stdout and "1 new flag(s)" in result.stdout
+    assert "1 unchanged, 1 revised" in result.stdout and result.stdout.endswith(", 1 new flag\n")
     assert db_rows(config, "SELECT count(*) FROM article") == [(2,)]
     ((revision, version, new_text),) = db_rows(
         config, "SELECT revision, extractor_version, text FROM article WHERE url LIKE '%cricket'"
@@ -157,7 +157,7 @@ def test_changed_extraction_becomes_a_revision_not_a_new_article(
 def test_since_and_missing_archive_files(ingested: Path) -> None:
     config = ingested
     future = cli("--config", str(config), "reprocess", "--since", "2999-01-01")
-    assert future.exit_code == 0 and "0 page(s)" in future.stdout
+    assert future.exit_code == 0 and "0 pages," in future.stdout
 
     archive = load_config(config).archive.path
     victim = next(archive.rglob("*.zst"))
@@ -195,4 +195,4 @@ def test_only_the_latest_page_of_an_article_is_reprocessed(ingested: Path) -> No
     result = cli("--config", str(config), "reprocess")
 
     assert result.exit_code == 0, result.output
-    assert "2 page(s), 2 unchanged" in result.stdout and "0 missing" in result.stdout
+    assert "2 pages, 2 unchanged" in result.stdout and "0 missing" in result.stdout

@@ -255,7 +255,7 @@ def test_feeds_stale_finds_the_feed_with_nothing_new(
     calm = CliRunner().invoke(app, ["--config", str(config), "feeds", "stale", "--older", "5d"])
     bad = CliRunner().invoke(app, ["--config", str(config), "feeds", "stale", "--older", "2x"])
 
-    assert stale.exit_code == 1, stale.output
+    assert stale.exit_code == 3, stale.output  # "stale found": distinct from the error codes
     assert {row["name"] for row in json.loads(listed.stdout)} == {"Quiet", "Broken"}
     assert "Quiet" in stale.stdout and "Live" not in stale.stdout
     # Broken never succeeded in the 3 days since it was added: stale for 2d, not for 5d.
@@ -282,7 +282,7 @@ def test_feeds_list_shows_health_in_80_columns(
     assert table.exit_code == 0, table.output
     assert max(len(line) for line in table.stdout.splitlines()) <= 80
     broken = next(line for line in table.stdout.splitlines() if line.startswith("Broken"))
-    assert "ok (1x)" in broken and "30m*" in broken and "never" in broken
+    assert "error (1x)" in broken and "30m*" in broken and "never" in broken  # never worked
     assert "HTTPStatus" in broken  # the error, clipped to what fits
 
 

@@ -11,9 +11,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
-from pipeline.core.config import FeedConfig
+from pipeline.core.config import DedupSettings, FeedConfig
 from pipeline.core.errors import StorageError
 from pipeline.core.records import ArticleDraft, EntityMatch, Mention
+from pipeline.dedup.fingerprints import text_fingerprint
 from storage.db import Database, redact
 from storage.repository import EntityRecord, PollRecord, Repository
 
@@ -78,6 +79,7 @@ def draft(
         extractor="trafilatura",
         extractor_version="2.3.1",
         matches=[match] if entity else [],
+        fingerprint=text_fingerprint("Title", text, min_words=DedupSettings().min_words),
     )
 
 
@@ -107,8 +109,8 @@ def test_unknown_revision_is_refused_not_changed(repo: Repository) -> None:
 
 
 def test_article_stored_once_with_its_flag(repo: Repository) -> None:
-    first = repo.store_article(draft("https://a.example/1", "text one"), NOW)
-    again = repo.store_article(draft("https://a.example/1", "text one"), NOW)
+    first = repo.store_article(draft("https://a.example/1", "text one"), NOW, dedup=DedupSettings())
+    again = repo.store_article(draft("https://a.example/1", "text one"), NOW, dedup=DedupSettings())
     assert (first.status, first.new_flags) == ("stored", 1)
     assert (again.status, again.article_id, again.new_flags) == ("known", first.article_id, 0)
     flags = repo.list_flags()
@@ -117,8 +119,12 @@ def test_article_stored_once_with_its_flag(repo: Repository) -> None:
 
 
 def test_duplicate_joins_story_and_raises_no_new_flag(repo: Repository) -> None:
-    first = repo.store_article(draft("https://a.example/1", "same", content_hash="h"), NOW)
-    copy = repo.store_article(draft("https://b.example/2", "same", content_hash="h"), NOW)
+    first = repo.store_article(
+        draft("https://a.example/1", "same", content_hash="h"), NOW, dedup=DedupSettings()
+    )
+    copy = repo.store_article(
+        draft("https://b.example/2", "same", content_hash="h"), NOW, dedup=DedupSettings()
+    )
     assert copy.status == "duplicate" and copy.story_id == first.story_id
     assert copy.new_flags == 0
     (flag,) = repo.list_flags()
@@ -162,7 +168,7 @@ def test_removed_feed_is_kept_but_not_polled(repo: Repository) -> None:
 
 
 def test_review_is_audited(repo: Repository) -> None:
-    repo.store_article(draft("https://a.example/1", "text"), NOW)
+    repo.store_article(draft("https://a.example/1", "text"), NOW, dedup=DedupSettings())
     (flag,) = repo.list_flags()
     repo.review_flag(flag["id"], status="relevant", note="confirmed", by="ana", now=NOW)
     repo.review_flag(flag["id"], status="dismissed", note=None, by="bo", now=NOW)

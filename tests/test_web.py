@@ -6,21 +6,29 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from pipeline.desk.app import create_app
 from pipeline.desk.auth import resolve_secret_key
 from pipeline.desk.highlight import Piece, marked_pieces, snippet_pieces
+from pipeline.desk.pages import span
 from storage.db import Database
 from storage.repository import Repository
-from tests.desk import PASSWORD, SCRIPT_TEXT, TEAM_TOKEN, Desk, running_desk, seed
-from tests.site import serve
+from tests.desk import (
+    PASSWORD,
+    SCRIPT_TEXT,
+    TEAM_TOKEN,
+    Desk,
+    desk_on_copy,
+    seeded_database,
+)
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -28,19 +36,12 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 @pytest.fixture(scope="module")
 def seeded_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database filled once by the real pipeline; each test gets a copy."""
-    directory = tmp_path_factory.mktemp("seeded")
-    url = f"sqlite:///{directory / 'pipeline.db'}"
-    with serve() as site:
-        seed(site, url, directory)
-    Database(url).dispose()
-    return directory / "pipeline.db"
+    return seeded_database(tmp_path_factory.mktemp("seeded"))
 
 
 @pytest.fixture
 def desk(seeded_file: Path, tmp_path: Path) -> Iterator[Desk]:
-    copy = tmp_path / "desk.db"
-    shutil.copy(seeded_file, copy)
-    with running_desk(f"sqlite:///{copy}") as running:
+    with desk_on_copy(seeded_file, tmp_path) as running:
         yield running
 
 
@@ -172,7 +173,7 @@ def test_decision_is_stored_audited_and_leaves_the_queue(desk: Desk) -> None:
     browser, csrf = signed_in(desk)
     target = int(str(flag_of(desk, "Akhtar and Sons Private Limited")["id"]))
     before = browser.get("/").text
-    assert f'data-id="{target}"' in before
+    assert f'class="chip status-new" data-flag="{target}"' in before
     answer = browser.post(
         f"/flags/{target}/review",
         data={"status": "relevant", "note": "supplier named by OFAC", "csrf_token": csrf},
@@ -187,10 +188,13 @@ def test_decision_is_stored_audited_and_leaves_the_queue(desk: Desk) -> None:
     assert [(h["from_status"], h["to_status"], h["reviewed_by"]) for h in detail["history"]] == [
         ("new", "relevant", "alice")
     ]
+    # The queue is by story: the story stays while its other entities are new, and the
+    # decided entity's chip says relevant.
     queue = browser.get("/").text
-    assert f'data-id="{target}"' not in queue
+    assert f'class="chip status-relevant" data-flag="{target}"' in queue
     relevant = browser.get("/", params={"status": "relevant"}).text
-    assert f'data-id="{target}"' in relevant
+    assert relevant.count('class="story-row"') == 1
+    assert f'data-flag="{target}"' in relevant
     page = browser.get(f"/flags/{target}").text
     audit = page[page.index('id="audit"') :]
     assert "alice" in audit and "supplier named by OFAC" in audit
@@ -217,24 +221,30 @@ def test_a_note_alone_is_audited_too(desk: Desk) -> None:
 
 
 def test_queue_counts_and_filters(desk: Desk) -> None:
+    """One row per story (not per flag), counts of stories per status."""
     browser, _csrf = signed_in(desk)
-    total = len(flag_ids(desk))
+    flags = [desk.repository.flag_detail(i) for i in flag_ids(desk)]
+    stories = {flag["story_id"] for flag in flags}
+    assert len(stories) < len(flags)  # the NDC story names several entities
     page = browser.get("/").text
-    assert re.search(rf'data-count="new">{total}<', page)
+    assert re.search(rf'data-count="new">{len(stories)}<', page)
     assert re.search(r'data-count="relevant">0<', page)
-    assert page.count('class="flag-row"') == total
+    assert page.count('class="story-row"') == len(stories)
+    assert page.count('class="chip status-new"') == len(flags)  # every entity has its chip
     searched = browser.get("/", params={"q": "forum post"}).text
-    assert searched.count('class="flag-row"') == 1
+    assert searched.count('class="story-row"') == 1
     by_entity = browser.get("/", params={"entity": "akhtar"}).text
-    assert by_entity.count('class="flag-row"') == 1
+    assert by_entity.count('class="story-row"') == 1
     assert "Akhtar and Sons" in by_entity
     no_feed = browser.get("/", params={"feed": "No such feed"}).text
-    assert no_feed.count('class="flag-row"') == 0
+    assert no_feed.count('class="story-row"') == 0
+    assert "Nothing matches these filters" in no_feed and "Clear filters" in no_feed
+    assert "the queue is clear" not in no_feed
     future = browser.get("/", params={"since": "2999-01-01"}).text
-    assert future.count('class="flag-row"') == 0 and 'data-count="new">0<' in future
+    assert future.count('class="story-row"') == 0 and 'data-count="new">0<' in future
     assert browser.get("/", params={"until": "9999-12-31", "since": "x"}).status_code == 200
     # A LIKE wildcard typed by the reviewer is taken literally.
-    assert browser.get("/", params={"q": "%"}).text.count('class="flag-row"') == 0
+    assert browser.get("/", params={"q": "%"}).text.count('class="story-row"') == 0
 
 
 # ---- a flag page ---------------------------------------------------------------------------
@@ -294,9 +304,22 @@ def test_feeds_page_shows_health(desk: Desk) -> None:
     browser, _csrf = signed_in(desk)
     page = browser.get("/feeds").text
     feed = desk.repository.list_feeds()[0]
-    assert "Loopback News" in page and f'<td class="n">{feed["articles"]}</td>' in page
-    assert f'<td class="n">{feed["flags"]}</td>' in page
+    assert "Loopback News" in page
+    assert f'<td data-label="Articles" class="n">{feed["articles"]}</td>' in page
+    assert f'<td data-label="Flags" class="n">{feed["flags"]}</td>' in page
     assert '<span class="badge ok">ok</span>' in page
+    every = span(feed["interval_seconds"])  # the interval, as `feeds list` shows it
+    assert f'<td data-label="Every" class="interval">{every}' in page
+    assert 'class="last-new">never' not in page  # the last new item is known
+    assert "overdue" not in page
+    database = Database(desk.database_url)
+    with database.engine.begin() as connection:  # the daemon stopped an hour ago
+        connection.execute(
+            text("UPDATE feed SET next_poll_at = :at"),
+            {"at": (datetime.now(UTC) - timedelta(hours=1)).replace(tzinfo=None)},
+        )
+    database.dispose()
+    assert '<span class="badge overdue">overdue</span>' in browser.get("/feeds").text
 
 
 def test_healthz_and_metrics(desk: Desk) -> None:

@@ -24,7 +24,7 @@ FUZZ_CONFIG = SchemathesisConfig.from_dict(
     {
         "operations": [
             {
-                "include-path": "/api/flags",
+                "include-path": path,
                 "include-method": "GET",
                 "checks": {
                     "positive_data_acceptance": {
@@ -32,6 +32,7 @@ FUZZ_CONFIG = SchemathesisConfig.from_dict(
                     }
                 },
             }
+            for path in ("/api/flags", "/api/entities/{entity_id}/timeline")
         ]
     }
 )
@@ -123,6 +124,9 @@ def test_openapi_documents_the_read_api(desk: Desk) -> None:
         "/api/flags/{flag_id}",
         "/api/articles/{article_id}",
         "/api/feeds",
+        "/api/entities",
+        "/api/entities/{entity_id}/timeline",
+        "/feeds/flags.atom",
     }
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
@@ -137,7 +141,7 @@ def test_api_conforms_to_its_openapi_document(desk: Desk, mode: GenerationMode) 
     schema = schemathesis.openapi.from_url(f"{desk.base}/api/openapi.json", config=FUZZ_CONFIG)
     auth = {"Authorization": f"Bearer {desk.api_token}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 4
+    assert len(operations) == 7
     for operation in operations:
         if mode is GenerationMode.NEGATIVE and not (operation.query or operation.path_parameters):
             continue  # nothing to make invalid (GET /api/feeds takes no parameters)

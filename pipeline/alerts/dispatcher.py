@@ -7,7 +7,8 @@ across restarts and several workers share the work. One round:
    than the channel are never sent on it (adding a webhook does not replay the archive);
 2. enqueue: a pending row for every newer flag that has none on the channel yet;
 3. deliver, each channel on its own (a failing webhook never holds back e-mail or another
-   webhook): claim due rows under a lease, send, settle. A webhook gets one POST per flag;
+   channel): claim due rows under a lease, send, settle. A webhook gets one POST per flag,
+   an Apprise channel (pipeline.alerts.apprise_sender) one notification per flag;
    e-mail gets one digest of every due flag once the oldest has waited `digest_interval`
    (or at once with `flush`, as `pipeline run --once` does).
 
@@ -28,10 +29,11 @@ from typing import Any
 
 import httpx
 
+from pipeline.alerts.apprise_sender import send_apprise
 from pipeline.alerts.channels import SendResult, WebhookSender, send_digest
 from pipeline.core import backoff
 from pipeline.core.clock import utcnow
-from pipeline.core.config import AlertSettings, EmailChannel, WebhookChannel
+from pipeline.core.config import AlertSettings, AppriseChannel, EmailChannel, WebhookChannel
 from pipeline.core.errors import PipelineError
 from storage.repository import DueDelivery, Repository
 
@@ -78,13 +80,15 @@ class AlertDispatcher:
 
     @property
     def configured(self) -> bool:
-        return bool(self.settings.webhooks or self.settings.email)
+        return bool(self.settings.webhooks or self.settings.email or self.settings.apprise)
 
     def channels(self) -> dict[str, str]:
         """Configured channel name -> kind."""
         kinds = {channel.name: "webhook" for channel in self.settings.webhooks}
         if self.settings.email is not None:
             kinds[self.settings.email.name] = "email"
+        for channel in self.settings.apprise:  # the scheme only: the URL may hold secrets
+            kinds[channel.name] = "apprise:" + channel.url.split(":", 1)[0].lower()
         return kinds
 
     def sync(self) -> None:
@@ -108,6 +112,10 @@ class AlertDispatcher:
             jobs: list[Awaitable[None]] = [
                 self._guarded(channel.name, self._deliver_webhook(sender, channel, report))
                 for channel in self.settings.webhooks
+            ]
+            jobs += [
+                self._guarded(channel.name, self._deliver_apprise(channel, report))
+                for channel in self.settings.apprise
             ]
             if self.settings.email is not None:
                 email = self.settings.email
@@ -140,6 +148,23 @@ class AlertDispatcher:
                     result = SendResult(False, None, f"flag {due.flag_id} not found")
                 else:
                     result = await sender.send(channel, flag)
+                await self._settle(due, result)
+                report.count(channel.name, result)
+            if len(batch) < WEBHOOK_BATCH:
+                return
+
+    async def _deliver_apprise(self, channel: AppriseChannel, report: DispatchReport) -> None:
+        """One notification per flag, like a webhook; Apprise's calls block: a thread each."""
+        while batch := await self._claim(channel.name, WEBHOOK_BATCH):
+            flags = await asyncio.to_thread(
+                self.repository.alert_flags, [due.flag_id for due in batch]
+            )
+            for due in batch:
+                flag = flags.get(due.flag_id)
+                if flag is None:
+                    result = SendResult(False, None, f"flag {due.flag_id} not found")
+                else:
+                    result = await asyncio.to_thread(send_apprise, channel, flag)
                 await self._settle(due, result)
                 report.count(channel.name, result)
             if len(batch) < WEBHOOK_BATCH:

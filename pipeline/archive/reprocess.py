@@ -20,20 +20,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from rich.console import Console
-from rich.progress import Progress
-
+from pipeline.archive import Progress, no_progress
 from pipeline.archive.store import PageArchive, entry_from_json
 from pipeline.core.clock import utcnow
 from pipeline.core.config import Config
 from pipeline.core.errors import ExtractionError, InvalidURLError, NotFoundError, StorageError
+from pipeline.core.output import plural
 from pipeline.core.urls import canonicalize
 from pipeline.dedup.fingerprints import entry_fingerprint
 from pipeline.extract.page import extract_page
 from pipeline.match.matcher import Matcher
 from pipeline.match.watchlist import load_watchlist
 from pipeline.poll.poller import EntryLink, build_draft, choose_text
-from storage.db import Database
 from storage.repository import ArchivedPageRecord, Repository
 
 BATCH = 100
@@ -50,42 +48,34 @@ class ReprocessCounts:
 
     def summary(self) -> str:
         return (
-            f"reprocess done: {self.pages} page(s), {self.unchanged} unchanged, "
-            f"{self.revised} revised, {self.missing} missing, {self.errors} error(s), "
-            f"{self.new_flags} new flag(s)"
+            f"reprocess done: {plural(self.pages, 'page')}, {self.unchanged} unchanged, "
+            f"{self.revised} revised, {self.missing} missing, {plural(self.errors, 'error')}, "
+            f"{plural(self.new_flags, 'new flag')}"
         )
 
 
 def reprocess_archive(
+    repository: Repository,
     config: Config,
     since: datetime | None,
-    console: Console,
     *,
+    progress: Progress = no_progress,
     clock: Callable[[], datetime] = utcnow,
 ) -> ReprocessCounts:
     """Reprocess the archived pages fetched since `since` (all when None)."""
-    database = Database(config.database)
-    try:
-        database.ensure_schema()
-        repository = Repository(database)
-        watchlist = load_watchlist(config.watchlist)
-        repository.sync_watchlist(watchlist, clock())
-        job = _Reprocessor(config, repository, PageArchive(config.archive.path), Matcher(watchlist))
-        counts = ReprocessCounts()
-        total = repository.count_archived_pages(since)
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("reprocessing archived pages", total=total)
-            after_id = 0
-            while batch := repository.archived_pages_batch(
-                since=since, after_id=after_id, limit=BATCH
-            ):
-                for page in batch:
-                    job.reprocess(page, counts, clock())
-                after_id = batch[-1].id or after_id
-                progress.advance(task, len(batch))
-        return counts
-    finally:
-        database.dispose()
+    watchlist = load_watchlist(config.watchlist)
+    repository.sync_entities(watchlist.entity_records(), clock())
+    job = _Reprocessor(config, repository, PageArchive(config.archive.path), Matcher(watchlist))
+    counts = ReprocessCounts()
+    total = repository.count_archived_pages(since)
+    progress(counts.pages, total)
+    after_id = 0
+    while batch := repository.archived_pages_batch(since=since, after_id=after_id, limit=BATCH):
+        for page in batch:
+            job.reprocess(page, counts, clock())
+        after_id = batch[-1].id or after_id
+        progress(counts.pages, total)
+    return counts
 
 
 class _Reprocessor:
@@ -135,12 +125,11 @@ class _Reprocessor:
             source,
             self.matcher,
             now,
+            min_words=self.config.dedup.min_words,
         )
         try:
             # No entry fingerprint: the feed's baseline for revisions is not ours to move.
-            revision = self.repository.store_revision(
-                article_id, draft, now, dedup=self.config.dedup
-            )
+            revision = self.repository.store_revision(article_id, draft, now)
         except NotFoundError:
             counts.errors += 1
             return
@@ -150,6 +139,7 @@ class _Reprocessor:
             return
         # Same text (or a feed text that never replaces page text): re-match what is stored.
         stored = self.repository.stored_text(article_id)
-        matches = self.matcher.match(stored.title, stored.text)
+        matches, candidates = self.matcher.match_all(stored.title, stored.text)
         counts.unchanged += 1
         counts.new_flags += self.repository.add_flags(stored.id, stored.story_id, matches, now)
+        self.repository.add_candidates(stored.id, stored.story_id, candidates, matches, now)

@@ -18,21 +18,20 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import zstandard
 
+from pipeline.archive.compress import CompressedBody, compress_body
 from pipeline.core.errors import NotFoundError, StorageError
 from pipeline.core.records import FeedEntry, FetchedResponse
 from storage.repository import ArchivedPageRecord, Repository
 
 log = logging.getLogger("pipeline.archive.store")
 
-LEVEL = 3  # news-pages corpus: 4.9x smaller, 0.5 ms a page (level 6: 5.3x for 1.4 ms: the
-# archive is written in the process that fetches, so its CPU comes out of the ingest rate)
 SUFFIX = ".zst"
 _STALE_TEMP_SECONDS = 3600.0  # a temp file this old belongs to no write in progress
 # Response headers worth keeping: what the extractor reads (content-type) and what tells when
@@ -83,18 +82,20 @@ class PageArchive:
 
     def put(self, body: bytes) -> ArchivedBody:
         """Store the body (nothing to do when it is there already); raise StorageError."""
-        sha256 = hashlib.sha256(body).hexdigest()
-        target = self.path_for(sha256)
+        return self.put_compressed(compress_body(body))
+
+    def put_compressed(self, body: CompressedBody) -> ArchivedBody:
+        """Store a body compressed elsewhere (an extraction worker): only file I/O here."""
+        target = self.path_for(body.sha256)
         try:
             if target.exists():
                 os.utime(target)  # referenced again now: prune must not take it
-                return ArchivedBody(sha256, len(body))
+                return ArchivedBody(body.sha256, body.size)
             target.parent.mkdir(parents=True, exist_ok=True)
-            compressed = zstandard.ZstdCompressor(level=LEVEL).compress(body)
-            _write_atomically(target, compressed)
+            _write_atomically(target, body.compressed)
         except OSError as exc:
             raise StorageError(f"archive: cannot write {target}: {exc}") from exc
-        return ArchivedBody(sha256, len(body))
+        return ArchivedBody(body.sha256, body.size)
 
     def get(self, sha256: str, size: int) -> bytes:
         """The raw body; NotFoundError when the file is gone, StorageError when it is damaged."""
@@ -194,11 +195,13 @@ def prune_archive(
 # The ingest side: keep a response, then remember it once its article is stored
 
 
-def keep_response(archive: PageArchive, response: FetchedResponse) -> ArchivedResponse | None:
-    """Put the body in the archive; None (and a warning) when that fails: a full archive
-    disk must never cost an article."""
+def keep_response(
+    archive: PageArchive, response: FetchedResponse, compressed: CompressedBody | None = None
+) -> ArchivedResponse | None:
+    """Put the body (``compressed``: already compressed by a worker) in the archive; None (and
+    a warning) when that fails: a full archive disk must never cost an article."""
     try:
-        body = archive.put(response.body)
+        body = archive.put_compressed(compressed or compress_body(response.body))
     except StorageError as exc:
         log.warning("not archived: %s", exc, extra={"url": response.url, "stage": "archive"})
         return None
@@ -217,9 +220,21 @@ def remember_response(
     now: datetime,
 ) -> None:
     """Write the archived_page row of a stored article's page; a failure is only a warning."""
-    record = ArchivedPageRecord(
+    record = archived_page_record(feed_id=feed_id, entry=entry, url=url, kept=kept, now=now)
+    try:
+        repository.record_archived_page(replace(record, article_id=article_id))
+    except StorageError as exc:
+        log.warning("archive row not written: %s", exc, extra={"url": url, "stage": "archive"})
+
+
+def archived_page_record(
+    *, feed_id: int, entry: FeedEntry, url: str, kept: ArchivedResponse, now: datetime
+) -> ArchivedPageRecord:
+    """The archived_page row of a page, before its article is stored (storage fills the id
+    in, in the article's own transaction: Repository.store_article's ``archived``)."""
+    return ArchivedPageRecord(
         feed_id=feed_id,
-        article_id=article_id,
+        article_id=None,
         url=url,
         final_url=kept.final_url,
         sha256=kept.sha256,
@@ -229,10 +244,6 @@ def remember_response(
         entry=entry_to_json(entry),
         fetched_at=now,
     )
-    try:
-        repository.record_archived_page(record)
-    except StorageError as exc:
-        log.warning("archive row not written: %s", exc, extra={"url": url, "stage": "archive"})
 
 
 def entry_to_json(entry: FeedEntry) -> dict[str, Any]:

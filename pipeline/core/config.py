@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -19,18 +19,18 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from pipeline.core.errors import ConfigError
-from pipeline.core.yamlfile import describe_validation_error, read_mapping
+from pipeline.core.yamlfile import describe_validation_errors, read_mapping
 
 DEFAULT_CONFIG_PATH = "feeds.yaml"
 CONFIG_ENV = "PIPELINE_CONFIG"
 DATABASE_ENV = "PIPELINE_DATABASE_URL"
 SHIPPED_WATCHLIST = Path(__file__).resolve().parent.parent / "watchlist.yaml"
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+LEASE_TICKS = 3  # a lease outlives this many scheduler ticks, so a live worker renews it in time
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
@@ -79,7 +79,9 @@ class ScheduleSettings(_Strict):
     jitter: float = Field(0.1, ge=0, le=1)  # +- share of the interval, spreads polls out
     max_backoff: Duration = 6 * 3600.0  # cap of the failure backoff
     failing_after: int = Field(5, ge=1)  # consecutive failures before a feed shows `failing`
-    lease: Duration = 600.0  # a claimed feed poll expires after this (crashed worker)
+    # A claim holds this long unless renewed; live workers renew every lease/4 (heartbeat), so
+    # a worker dead on another host loses its feeds within this (pipeline.poll.leases).
+    lease: Duration = 60.0
 
 
 class DedupSettings(_Strict):
@@ -111,20 +113,20 @@ class EmailChannel(_Strict):
     digest_interval: Duration = 3600.0
 
 
+class AppriseChannel(_Strict):
+    """Any service Apprise speaks to, by its URL (slack://, msteams://, tgram://, matrix://,
+    ntfy://, mailto://, json:// ...: pipeline.alerts.apprise_sender). Secrets go in as
+    ${ENV_VAR}, expanded only when sending, so they never show in logs or listings."""
+
+    name: str = Field(min_length=1, max_length=100)
+    url: str = Field(min_length=4, max_length=4000, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 class AlertSettings(_Strict):
     webhooks: list[WebhookChannel] = Field(default_factory=list)
     email: EmailChannel | None = None
+    apprise: list[AppriseChannel] = Field(default_factory=list)
     max_attempts: int = Field(12, ge=1)  # then a delivery is `failed` (shown, never dropped)
-
-    @model_validator(mode="after")
-    def _unique_channel_names(self) -> AlertSettings:
-        # Deliveries are keyed by channel name: two channels with one name would share rows.
-        names = [channel.name for channel in self.webhooks]
-        names += [self.email.name] if self.email is not None else []
-        for name in names:
-            if names.count(name) > 1:
-                raise ValueError(f"duplicate alert channel name {name!r}")
-        return self
 
 
 class FeedConfig(_Strict):
@@ -139,7 +141,7 @@ class FeedConfig(_Strict):
     @classmethod
     def _strip_name(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("must not be blank")
+            raise ValueError(f"{value!r} must not be blank")
         return value.strip()
 
 
@@ -160,25 +162,13 @@ class Config(_Strict):
             raise ValueError(f"{value!r} is not a sqlite:/// or postgresql+psycopg:// URL")
         return value
 
-    @model_validator(mode="after")
-    def _unique_feed_names(self) -> Config:
-        seen: set[str] = set()
-        for index, feed in enumerate(self.feeds):
-            if feed.name in seen:
-                raise ValueError(f"feeds[{index}].name: duplicate feed name {feed.name!r}")
-            seen.add(feed.name)
-        return self
-
-    def interval_for(self, feed: FeedConfig) -> float:
-        return feed.interval if feed.interval is not None else self.schedule.interval
-
 
 def resolve_config_path(cli_path: str | None) -> Path:
     return Path(cli_path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
 
 
 def load_config(path: Path) -> Config:
-    """Read, validate and return the config; raise ConfigError with one clear line."""
+    """Read, validate and return the config; ConfigError with one line per problem."""
     raw = read_mapping(path, empty_ok=True)
     env_database = os.environ.get(DATABASE_ENV)
     if env_database:
@@ -186,16 +176,78 @@ def load_config(path: Path) -> Config:
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {describe_validation_error(exc, raw)}") from None
-    return _resolve_paths(config, path)
+        raise ConfigError(_lines(path, describe_validation_errors(exc, raw))) from None
+    problems = cross_field_problems(config, raw)
+    if problems:
+        raise ConfigError(_lines(path, problems))
+    return _resolve_paths(config, path, from_file="database" in raw and not env_database)
 
 
-def _resolve_paths(config: Config, path: Path) -> Config:
-    # Relative paths are relative to the config file; the shipped watchlist stays absolute.
-    update: dict[str, object] = {}
-    if not config.watchlist.is_absolute():
-        update["watchlist"] = path.parent / config.watchlist
-    if not config.archive.path.is_absolute():
-        archive = config.archive.model_copy(update={"path": path.parent / config.archive.path})
-        update["archive"] = archive
-    return config.model_copy(update=update) if update else config
+def _lines(path: Path, problems: list[str]) -> str:
+    return "\n".join(f"{path}: {problem}" for problem in problems)
+
+
+def cross_field_problems(config: Config, raw: dict[str, Any]) -> list[str]:
+    """Values that are fine alone but not together, each named with the values as written."""
+    schedule = config.schedule
+    problems = []
+
+    def written(section: str, key: str, value: object) -> str:
+        return repr(raw.get(section, {}).get(key, value))
+
+    if schedule.min_interval > schedule.max_interval:
+        problems.append(
+            f"schedule.min_interval: {written('schedule', 'min_interval', 600)} must be at most "
+            f"schedule.max_interval ({written('schedule', 'max_interval', '12h')})"
+        )
+    if schedule.lease < LEASE_TICKS * schedule.tick:
+        problems.append(
+            f"schedule.lease: {written('schedule', 'lease', '10m')} must be at least "
+            f"{LEASE_TICKS} x schedule.tick ({written('schedule', 'tick', '5s')}), or a live "
+            "worker's feeds are taken over"
+        )
+    problems += _duplicates("feeds", "feed name", [feed.name for feed in config.feeds])
+    channels = [channel.name for channel in config.alerts.webhooks]
+    channels += [config.alerts.email.name] if config.alerts.email is not None else []
+    channels += [channel.name for channel in config.alerts.apprise]
+    problems += _duplicates("alerts", "alert channel name", channels)
+    return problems
+
+
+def _duplicates(section: str, what: str, names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    problems = []
+    for index, name in enumerate(names):
+        if name in seen:
+            where = f"feeds[{index}].name" if section == "feeds" else "alerts"
+            problems.append(f"{where}: duplicate {what} {name!r}")
+        seen.add(name)
+    return problems
+
+
+def _resolve_paths(config: Config, path: Path, *, from_file: bool) -> Config:
+    """Relative paths written in feeds.yaml are relative to its folder, wherever the command
+    runs; the shipped watchlist is absolute already."""
+    folder = path.parent.resolve()
+    update: dict[str, object] = {"watchlist": folder / config.watchlist}
+    update["archive"] = config.archive.model_copy(update={"path": folder / config.archive.path})
+    if from_file or "database" not in config.model_fields_set:
+        update["database"] = resolve_sqlite_url(config.database, folder)
+    return config.model_copy(update=update)
+
+
+def resolve_sqlite_url(url: str, folder: Path) -> str:
+    """A SQLite URL with a relative file path made absolute against `folder`."""
+    scheme, _, rest = url.partition(":///")
+    if not scheme.startswith("sqlite") or not rest or rest.startswith(("/", ":memory:", "file:")):
+        return url
+    return f"{scheme}:///{folder / rest}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL points at (None for other databases and in-memory ones)."""
+    scheme, _, rest = url.partition(":///")
+    if not scheme.startswith("sqlite") or not rest or rest.startswith(":memory:"):
+        return None
+    rest = rest.removeprefix("file:").split("?", 1)[0]
+    return Path(rest) if rest and rest != ":memory:" else None

@@ -17,7 +17,9 @@ these at the module that calls the library, so callers only ever catch ``Pipelin
     ├── ExtractionError             the page yields no usable text
     ├── StorageError                the database failed
     │   └── SchemaOutdatedError     the database schema is behind: run `pipeline db upgrade`
-    └── NotFoundError               no record with that id (e.g. `flags show 999`)
+    ├── NotFoundError               no record with that id (e.g. `flags show 999`)
+    ├── CandidateStateError         the candidate's status does not allow that decision
+    └── LeaseLostError              another worker took over the feed of a poll in progress
 """
 
 from __future__ import annotations
@@ -92,3 +94,12 @@ class SchemaOutdatedError(StorageError):
 
 class NotFoundError(PipelineError):
     """A record asked for by id does not exist."""
+
+
+class CandidateStateError(PipelineError):
+    """A decision that the candidate's status does not allow (already promoted)."""
+
+
+class LeaseLostError(PipelineError):
+    """Another worker took over the feed this poll was for (this one was frozen or cut off
+    for longer than `schedule.lease`): the poll's results are dropped, not stored twice."""

@@ -1,4 +1,5 @@
-"""Rendering rows for people (tables that fit 80 columns) and machines (JSON, CSV).
+"""Rendering values for machines (JSON, CSV), and times and counts for people; the CLI's
+tables are in pipeline.cli.render.
 
 Stored text is hostile input: tables print it as plain text (no console markup is
 interpreted), and CSV cells that a spreadsheet would run as a formula are neutralised.
@@ -12,11 +13,6 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -54,6 +50,11 @@ def _cell(value: Any) -> Any:
     return " | ".join(value) if isinstance(value, list) else value
 
 
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """'1 feed', '0 feeds', '2 deliveries'."""
+    return f"{count} {noun if count == 1 else plural_form or noun + 's'}"
+
+
 def short_time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
@@ -63,24 +64,11 @@ def compact_time(value: datetime | None) -> str:
     return value.strftime("%m-%d %H:%M") if value else "-"
 
 
-def print_table(
-    console: Console,
-    title: str,
-    columns: Sequence[tuple[str, Any]],
-    rows: list[list[Any]],
-) -> None:
-    # No vertical borders: every column of an 80-column terminal goes to the data.
-    table = Table(
-        title=title,
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        padding=(0, 1, 0, 0),
-        pad_edge=False,
-        show_edge=False,
-    )
-    for header, options in columns:
-        table.add_column(header, **options)
-    for row in rows:
-        # Text(...) never interprets [markup] inside stored text.
-        table.add_row(*(Text("-" if cell is None else str(cell)) for cell in row))
-    console.print(table)
+def span(seconds: float | None) -> str:
+    """A duration in one unit, short: 45s, 15m, 12h, 3d (the CLI's and the desk's feed health)."""
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"

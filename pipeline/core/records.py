@@ -106,6 +106,35 @@ class EntityMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class CandidateMatch:
+    """A possible mention the rules did not accept (one per document and entity): kept for an
+    analyst to promote or dismiss, never alerting. Offsets are into title + "\\n\\n" + text."""
+
+    entity_id: str
+    entity_name: str
+    matched: str  # the text as it appeared
+    snippet: str  # context around it, the mention wrapped in « »
+    start: int
+    end: int
+    reason: str  # why it fell short, in words
+    context: list[str]  # the corroborating words it did have
+    score: float  # 0..1, always below the lowest flag score
+    why: dict[str, object] = field(default_factory=dict)  # alias, class, negative terms ...
+    offsets: list[tuple[int, int]] = field(default_factory=list)  # every occurrence
+
+
+@dataclass(frozen=True, slots=True)
+class TextFingerprint:
+    """What duplicate detection needs of an article's text (computed by pipeline.dedup,
+    stored and compared by storage)."""
+
+    title_key: str  # the title's normalised words (pipeline.core.textkeys.title_key)
+    word_count: int
+    signature: tuple[int, ...] | None  # MinHash; None for short texts (exact hash + title only)
+    band_keys: list[int]  # the signature's LSH band keys ([] for short texts)
+
+
+@dataclass(frozen=True, slots=True)
 class ArticleDraft:
     """An article ready to be stored with its matches, in one transaction."""
 
@@ -125,3 +154,106 @@ class ArticleDraft:
     extractor: str
     extractor_version: str
     matches: list[EntityMatch]
+    fingerprint: TextFingerprint  # of title and text, for exact and near duplicates
+    candidates: list[CandidateMatch] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRecord:
+    """A watchlist entity as the entity table keeps it (flags name it)."""
+
+    id: str
+    name: str
+    kind: str
+    country: str | None
+    programs: list[str]
+    aliases: list[str]
+    source: str
+    # Shown by the desk's entity pages and the FtM export (issue 20).
+    identifiers: dict[str, str] = field(default_factory=dict)
+    addresses: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedToPoll:
+    """A feed a worker holds the lease of, with what its last polls left behind."""
+
+    id: int
+    name: str
+    url: str
+    kind: str  # feed | sitemap
+    etag: str | None
+    last_modified: str | None
+    interval_seconds: float
+    consecutive_failures: int
+    interval_pinned: bool = False  # feeds.yaml gives an explicit interval: no adaptation
+    body_hash: str | None = None  # of the last fully processed 200 body
+    interval_floor_seconds: float | None = None  # the publisher's floor seen last
+    lease_generation: int = 0  # the fencing token of this claim (storage.models.Feed)
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """What one poll of one feed did; written to the feed row and to fetch_attempt."""
+
+    feed_id: int
+    worker: str
+    started_at: datetime
+    duration_seconds: float
+    outcome: Literal["ok", "not_modified", "unchanged", "error", "interrupted"]
+    next_poll_at: datetime
+    status: str  # the feed's status after this poll
+    consecutive_failures: int
+    http_status: int | None = None
+    bytes: int = 0
+    entries: int = 0
+    new_entries: int = 0
+    duplicates: int = 0
+    flagged: int = 0
+    errors: int = 0
+    error: str | None = None
+    etag: str | None = None  # validators to store (only after a 200)
+    last_modified: str | None = None
+    body_hash: str | None = None  # to store after a 200 (None: the body must be parsed again)
+    final_url: str | None = None  # where the feed URL redirected to (None: not fetched)
+    interval_seconds: float | None = None  # the feed's interval from now on (None: unchanged)
+    interval_floor_seconds: float | None = None  # the publisher's floor seen in this poll
+    lease_generation: int | None = None  # the claim it was polled under (None: not fenced)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedDuplicate:
+    """A feed found to be another one (same address, or redirected there): only the
+    original is polled from now on."""
+
+    feed: str
+    original: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class KnownEntry:
+    """A stored link, and what its feed entry said when last seen (None: not yet recorded)."""
+
+    url: str
+    article_id: int
+    entry_fingerprint: str | None
+
+
+@dataclass(slots=True)
+class HostThrottle:
+    """A host that answered 429/503, left alone until `until`."""
+
+    host: str
+    until: datetime
+    count: int  # throttles in a row
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's claim on a feed: every write of its poll checks it still holds."""
+
+    feed_id: int
+    owner: str
+    generation: int

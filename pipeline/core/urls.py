@@ -221,3 +221,11 @@ def _parameter_name(pair: str) -> str:
 def _is_tracking(name: str) -> bool:
     lowered = unquote(name).lower()
     return lowered in TRACKING_PARAMETERS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def host_of(url: str) -> str:
+    """The host name politeness is keyed by (lower case, no port)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""

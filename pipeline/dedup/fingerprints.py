@@ -19,7 +19,7 @@ the stored articles sharing at least one key: an index lookup whose cost does no
 the archive. A pair with Jaccard J becomes a candidate with probability 1 - (1 - J^3)^42:
 0.04 at J = 0.1, 0.29 at 0.2, 0.94 at 0.4, 0.995 at 0.5, 0.99999 at 0.6 (distinct articles
 have J near 0). Candidates are then confirmed by the estimated Jaccard against
-``dedup.threshold`` (0.5 by measurement: see the README's "Deduplication").
+``dedup.threshold`` (0.5 by measurement: see docs/pipeline.md, "Deduplication").
 
 **Short texts** (fewer than ``dedup.min_words`` words: feed summaries, teasers, paywall stubs)
 have too few shingles for an estimate and too often share a generic text: they are matched by
@@ -33,14 +33,23 @@ again to look for a revision.
 from __future__ import annotations
 
 import hashlib
-import re
-import sys
-import unicodedata
-from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from pipeline.core.records import FeedEntry
+from pipeline.core.records import FeedEntry, TextFingerprint
+from pipeline.core.textkeys import estimated_jaccard, normalised_text, normalised_words, title_key
+
+__all__ = [  # TextFingerprint and the comparisons are defined in core, shared with storage
+    "TextFingerprint",
+    "band_keys",
+    "content_hash",
+    "entry_fingerprint",
+    "estimated_jaccard",
+    "near_signature",
+    "normalised_words",
+    "shingles",
+    "text_fingerprint",
+    "title_key",
+]
 
 SHINGLE_WORDS = 5
 SLOT_BITS = 7
@@ -49,8 +58,6 @@ BANDS = 42
 ROWS = 3  # slots per band (42 x 3 = 126 of the 128 slots; all 128 count in the estimate)
 _VALUE_MASK = 0xFFFFFFFF  # 32 bits of each slot's minimum are kept (b-bit minwise hashing)
 _EMPTY = 1 << 64
-_WORD = re.compile(r"\w+")
-_U32 = next(code for code in "IL" if array(code).itemsize == 4)  # array typecode of 32 bits
 
 
 def _probe_order(slot: int) -> tuple[int, ...]:
@@ -65,43 +72,18 @@ def _probe_order(slot: int) -> tuple[int, ...]:
 _PROBES: tuple[tuple[int, ...], ...] = tuple(_probe_order(slot) for slot in range(SLOTS))
 
 
-def normalised_words(text: str) -> list[str]:
-    """Words of the text after NFKC and case folding: the unit every fingerprint is built on."""
-    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
-
-
 def content_hash(text: str) -> str:
     """SHA-256 of the normalised words: equal for texts that differ only in case,
     punctuation or whitespace."""
-    return hashlib.sha256(_joined_words(text).encode("utf-8")).hexdigest()
-
-
-def title_key(title: str) -> str:
-    """The title as compared for short texts: its normalised words."""
-    return _joined_words(title)
-
-
-def _joined_words(text: str) -> str:
-    return " ".join(normalised_words(text))
-
-
-@dataclass(frozen=True, slots=True)
-class TextFingerprint:
-    """What duplicate detection needs of an article's text."""
-
-    title_key: str
-    word_count: int
-    signature: tuple[int, ...] | None  # None for short texts (exact hash + title only)
-
-    @property
-    def band_keys(self) -> list[int]:
-        return band_keys(self.signature) if self.signature is not None else []
+    return hashlib.sha256(normalised_text(text).encode("utf-8")).hexdigest()
 
 
 def text_fingerprint(title: str, text: str, *, min_words: int) -> TextFingerprint:
+    """What storage needs to find the article's exact and near copies (computed here, once)."""
     words = normalised_words(text)
     signature = near_signature(words) if len(words) >= min_words else None
-    return TextFingerprint(title_key(title), len(words), signature)
+    keys = band_keys(signature) if signature is not None else []
+    return TextFingerprint(title_key(title), len(words), signature, keys)
 
 
 def shingles(words: Sequence[str]) -> set[str]:
@@ -129,11 +111,6 @@ def _filled(slots: list[int], slot: int) -> int:
     return next(slots[probe] for probe in _PROBES[slot] if slots[probe] != _EMPTY)
 
 
-def estimated_jaccard(first: Sequence[int], second: Sequence[int]) -> float:
-    """Share of equal slots: an unbiased estimate of the Jaccard similarity of the shingles."""
-    return sum(a == b for a, b in zip(first, second, strict=True)) / SLOTS
-
-
 def band_keys(signature: Sequence[int]) -> list[int]:
     """One signed 64-bit key per band (the band's number is part of the key)."""
     keys = []
@@ -145,20 +122,6 @@ def band_keys(signature: Sequence[int]) -> list[int]:
     return keys
 
 
-def signature_to_bytes(signature: Sequence[int]) -> bytes:
-    values = array(_U32, signature)
-    if sys.byteorder == "big":  # stored little-endian, whatever machine wrote it
-        values.byteswap()
-    return values.tobytes()
-
-
-def signature_from_bytes(data: bytes) -> tuple[int, ...]:
-    values = array(_U32, data)
-    if sys.byteorder == "big":
-        values.byteswap()
-    return tuple(values)
-
-
 def entry_fingerprint(entry: FeedEntry) -> str:
     """What the feed says about an entry; a change means the article may have been revised.
 
@@ -167,5 +130,5 @@ def entry_fingerprint(entry: FeedEntry) -> str:
     does not count as a change.
     """
     published = entry.published.isoformat() if entry.published else ""
-    parts = (*map(_joined_words, (entry.title, entry.summary, entry.content)), published)
+    parts = (*map(normalised_text, (entry.title, entry.summary, entry.content)), published)
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]

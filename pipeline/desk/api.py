@@ -17,8 +17,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from pipeline.core.clock import as_utc
+from pipeline.core.clock import utcnow
 from pipeline.core.errors import NotFoundError
+from pipeline.core.since import parse_since
 from pipeline.desk.auth import DeskAuth, Principal
 from storage.repository import Repository
 
@@ -185,9 +186,9 @@ def list_flags(
         str | None,
         Query(
             max_length=40,
-            pattern=ISO_DATETIME,
             description="First seen at or after: an ISO 8601 date or date-time (UTC unless "
-            "it has an offset), e.g. 2025-01-31 or 2025-01-31T08:00:00Z.",
+            "it has an offset), e.g. 2025-01-31 or 2025-01-31T08:00:00Z, or a span back from "
+            "now as the CLI's --since takes it: 90s, 15m, 12h, 2d.",
         ),
     ] = None,
     entity: Annotated[
@@ -254,9 +255,9 @@ def _utc(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except (ValueError, OverflowError):  # 2025-02-30; 0001-01-01T00:00:00+05:00
-        raise HTTPException(400, f"since: {value!r} is not a valid date or date-time") from None
+        return parse_since(value, utcnow())  # the CLI's grammar: ISO date or 2d
+    except ValueError as exc:
+        raise HTTPException(400, f"since: {exc}") from None
 
 
 def _found(load: Callable[[], dict[str, Any]]) -> dict[str, Any]:

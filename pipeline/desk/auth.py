@@ -62,22 +62,21 @@ class DeskAuth:
         self._repository = repository
         self._team_token = team_token or None
 
-    def sign_in(self, connection: HTTPConnection, name: str, password: str, token: str) -> bool:
-        """Start a session for the user (name and password) or the team (token)."""
-        principal: Principal | None = None
-        is_team = False
-        if token and self._is_team_token(token):
-            principal, is_team = Principal(TEAM, "reviewer"), True
-        elif name and password:
+    def check(self, name: str, password: str, token: str) -> tuple[Principal, bool] | None:
+        """Who these credentials are (and whether it is the team), else None. Blocking: an
+        argon2 verification; the sign-in page runs it under the throttle's bound."""
+        if token:
+            return (Principal(TEAM, "reviewer"), True) if self._is_team_token(token) else None
+        if name and password:
             user = authenticate(self._repository, name, password)
-            principal = Principal(user.name, user.role) if user else None
-        if principal is None:
-            return False
+            return (Principal(user.name, user.role), False) if user else None
+        return None
+
+    def start_session(self, connection: HTTPConnection, principal: Principal, team: bool) -> None:
         connection.session.clear()  # a fresh session (and CSRF token) on every sign-in
         connection.session[_SESSION_USER] = principal.name
-        connection.session[_SESSION_TEAM] = is_team
+        connection.session[_SESSION_TEAM] = team
         connection.session[_SESSION_CSRF] = secrets.token_urlsafe(32)
-        return True
 
     def sign_out(self, connection: HTTPConnection) -> None:
         connection.session.clear()

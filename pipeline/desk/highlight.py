@@ -55,3 +55,39 @@ def snippet_pieces(snippet: str) -> list[Piece]:
         return [Piece(snippet, False)]
     text = snippet[:start] + snippet[start + 1 : end] + snippet[end + 1 :]
     return marked_pieces(text, [(start, end - 1)])
+
+
+@dataclass(frozen=True, slots=True)
+class ColouredPiece:
+    text: str
+    colour: int | None  # the entity's colour index; None: plain text
+    label: str = ""  # the entity's name, for the mark's title
+
+
+def coloured_pieces(
+    text: str, marks: Sequence[tuple[int, str, Iterable[Sequence[int]]]]
+) -> list[ColouredPiece]:
+    """`text` cut at every entity's spans, each span carrying its entity's colour. `marks` is
+    (colour, entity name, spans); where spans of two entities overlap, the earlier one wins."""
+    owner: list[tuple[int, str] | None] = [None] * len(text)
+    for colour, label, spans in marks:
+        for span in spans:
+            if len(span) != 2:
+                continue
+            start, end = max(0, int(span[0])), min(len(text), int(span[1]))
+            for position in range(start, end):
+                if owner[position] is None:
+                    owner[position] = (colour, label)
+    pieces: list[ColouredPiece] = []
+    position = 0
+    while position < len(text):
+        current = owner[position]
+        end = position + 1
+        while end < len(text) and owner[end] == current:
+            end += 1
+        if current is None:
+            pieces.append(ColouredPiece(text[position:end], None))
+        else:
+            pieces.append(ColouredPiece(text[position:end], current[0], current[1]))
+        position = end
+    return pieces

@@ -11,8 +11,12 @@ gave the text: ``trafilatura``, ``readability``, ``json-ld`` or ``trafilatura+re
 The fields prefer what the page declares (pipeline.extract.structured) over what is guessed:
 title = JSON-LD ``headline``, else ``og:title``, else trafilatura's; authors = JSON-LD
 ``author`` names, else trafilatura's; date = JSON-LD ``datePublished``, else
-``article:published_time``, else htmldate (which reads <meta> and JSON data before the URL),
-never in the future and never before 1995 (placeholders like 0001-01-01).
+``article:published_time``, else an Urdu dateline at the start of the text
+(pipeline.extract.urdu_dates: htmldate knows no Urdu month and guesses a bare year there), else
+htmldate (which reads <meta> and JSON data before the URL), never in the future and never
+before 1995 (placeholders like 0001-01-01). language = the declared one, except for
+an Arabic-script body, whose language is identified from the body (pipeline.extract.language:
+Urdu pages are often labelled ``ar``, ``fa`` or nothing).
 
 ``extract_page`` is a top-level function taking and returning picklable values, so it can run
 in a ``ProcessPoolExecutor``. It never lets a third-party exception escape: anything lxml,
@@ -49,7 +53,9 @@ from pipeline.extract.chain import (
     readability_text,
     weak_signals,
 )
+from pipeline.extract.language import body_language
 from pipeline.extract.structured import StructuredData, read_structured
+from pipeline.extract.urdu_dates import urdu_dateline
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +177,10 @@ def explain_extraction(
         title=next((title for title in titles if title), None),
         text=text,
         author="; ".join(structured.authors) or _clean_line(metadata.author),
-        published=_first_published([structured.published, metadata.date], moment),
-        language=_language_code(metadata.language) or page_language,
+        published=_first_published(
+            [structured.published, urdu_dateline(text), metadata.date], moment
+        ),
+        language=body_language(text, _language_code(metadata.language) or page_language),
         canonical_url=canonical_url,
         extractor=result.method,
         extractor_version=EXTRACTOR_VERSION,

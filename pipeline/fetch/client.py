@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Protocol
+from typing import Any, Protocol
 
 import brotli  # type: ignore[import-untyped]  # the C binding ships no type hints
 import httpx
@@ -54,6 +54,7 @@ from pipeline.core.errors import (
     TooManyRedirectsError,
 )
 from pipeline.core.records import FetchedResponse
+from pipeline.fetch.origins import OriginPools
 from pipeline.fetch.politeness import HostGate
 
 log = logging.getLogger(__name__)
@@ -335,17 +336,15 @@ class Fetcher:
         self, settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self._settings = settings
-        self._client = httpx.AsyncClient(
+        self._client = _CookielessClient(
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(settings.timeout),
-            limits=httpx.Limits(
-                max_connections=settings.concurrency,
-                max_keepalive_connections=settings.concurrency,
-            ),
+            # Requests in flight are bounded by _in_flight (fetch.concurrency), connections
+            # by a pool per origin (pipeline.fetch.origins): a round over more hosts than
+            # `concurrency` reuses them instead of connecting anew for nearly every 304.
             follow_redirects=False,  # _follow checks every hop
             trust_env=False,  # no proxy or certificate settings picked up from the environment
-            cookies=_refusing_cookie_jar(),  # unrelated fetches must not share cookies
-            transport=transport,
+            transport=transport or OriginPools(settings.per_host),
         )
         self._in_flight = asyncio.Semaphore(settings.concurrency)
         self._hosts = _HostLimiter(settings.per_host)
@@ -454,6 +453,9 @@ class Fetcher:
                 retry_after=retry_after,
             )
         if status == 304:
+            # Read to its end (a 304 has no body): a response closed unread closes its
+            # connection, and the next poll of the host would pay for a new one.
+            await self._read_body(response)
             return _Hop(status, headers)
         return _Hop(status, headers, body=await self._read_body(response))
 
@@ -489,6 +491,29 @@ class Fetcher:
 
 def _refusing_cookie_jar() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+class _NoCookies(httpx.Cookies):
+    """Cookies that stay empty: a response's Set-Cookie is not even looked at (httpx would
+    build urllib request and response stand-ins for every response, 304s included, only for
+    the refusing jar to drop what they carry)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """Unrelated fetches must not share cookies: this client never keeps one."""
+
+    _no_cookies = _NoCookies(_refusing_cookie_jar())
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        pass  # httpx's own __init__ sets the (empty) cookies it was given
 
 
 def _checked_url(url: str | httpx.URL) -> httpx.URL:

@@ -21,11 +21,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from pipeline.core.errors import FetchError
+from pipeline.core.records import HostThrottle
+from pipeline.core.urls import host_of as host_of  # re-exported: callers key hosts alike
 
 THROTTLE_STATUSES = frozenset({429, 503})
 THROTTLE_BASE = 60.0  # seconds of the first throttle without a Retry-After
@@ -41,14 +41,6 @@ class HostThrottledError(FetchError):
     def __init__(self, message: str, *, url: str = "", retry_after: float) -> None:
         super().__init__(message, url=url)
         self.retry_after = retry_after
-
-
-def host_of(url: str) -> str:
-    """The host name politeness is keyed by (lower case, no port)."""
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
 
 
 class HostGate:
@@ -80,14 +72,6 @@ class HostGate:
     def _forget_past(self, now: float) -> None:
         for host in [host for host, start in self._next_start.items() if start <= now]:
             del self._next_start[host]
-
-
-@dataclass(slots=True)
-class HostThrottle:
-    host: str
-    until: datetime
-    count: int  # throttles in a row
-    status: int
 
 
 class HostThrottles:

@@ -60,6 +60,23 @@ class PluralRule(BaseModel):
     drop: int = Field(0, ge=0)
 
 
+class ArabicScriptRules(BaseModel):
+    """The ``arabic_script`` table of aliases.yaml (see pipeline/match/arabic_names.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weak_letters: str = ""
+    plural_endings: list[str] = Field(default_factory=list)
+    common_words: list[str] = Field(default_factory=list)
+    small_words: list[str] = Field(default_factory=list)
+    legal_form_groups: list[list[str]] = Field(default_factory=list)
+    letter_names: list[str] = Field(default_factory=list)
+    letter_sounds: dict[str, list[str]] = Field(default_factory=dict)
+    glued_endings: list[str] = Field(default_factory=list)
+    number_words: list[str] = Field(default_factory=list)
+    and_words: list[str] = Field(default_factory=list)
+
+
 class AliasRules(BaseModel):
     """The table of aliases.yaml, validated."""
 
@@ -72,8 +89,14 @@ class AliasRules(BaseModel):
     abbreviations: list[str] = Field(default_factory=list)
     small_words: list[str] = Field(default_factory=list)
     sanctions_vocabulary: list[str] = Field(default_factory=list)
+    # The enforcement family (designations, listings, freezes, export controls, procurement
+    # networks, front companies): generic context like the sanctions vocabulary.
+    enforcement_vocabulary: list[str] = Field(default_factory=list)
+    # Words that open a statement telling two same-named parties apart ("similarly named").
+    disambiguation_cues: list[str] = Field(default_factory=list)
     program_vocabulary: dict[str, list[str]] = Field(default_factory=dict)
     countries: dict[str, list[str]] = Field(default_factory=dict)
+    arabic_script: ArabicScriptRules = Field(default_factory=ArabicScriptRules)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,10 @@ same words:
    and a paragraph break (two line breaks).
 6. Spelling equivalences from aliases.yaml ``token_equivalents`` ("limited" -> "ltd",
    "private" -> "pvt", "centre" -> "center").
+7. Arabic script (Urdu): a text holding any is folded by ``pipeline/match/arabic.py`` (yeh,
+   kaf and heh folds, hamza composed, harakat, tatweel and invisible characters dropped, every
+   digit system -> ASCII). The Urdu comma "،" is a comma, "۔" and "؟" end sentences, and a word
+   mixing scripts is split where they meet ("آرڈر13382کے" = "آرڈر 13382 کے").
 
 Every token keeps the offsets of the original text it came from, so a match found in the
 normalised text maps back to the exact characters of the article.
@@ -32,6 +36,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
+
+from pipeline.match import arabic
 
 BARRIER = "|"  # a token no name can contain: names never run across it
 COMMA = ","
@@ -49,7 +55,8 @@ _JOINERS = frozenset(
 )
 _CLOSERS = frozenset("'\")]}\u2019\u201d\u00bb")
 _NEWLINES = frozenset("\n\r\u2028\u2029\x0b\x0c\x85")
-_SENTENCE_ENDS = frozenset("!?")
+_SENTENCE_ENDS = frozenset("!?") | arabic.SENTENCE_ENDS
+_COMMAS = frozenset(",") | arabic.COMMAS
 
 
 class Token(NamedTuple):
@@ -86,6 +93,8 @@ def fold(text: str) -> tuple[str, list[int] | None]:
     """The folded text and, when lengths differ, the original index of every folded character."""
     if text.isascii():
         return text.lower(), None
+    if arabic.has_arabic(text):
+        return arabic.fold_mixed(text, _fold_one)
     # One translation table for the distinct characters: articles repeat a few hundred.
     table = {ord(char): _fold_one(char) for char in set(text)}
     folded = text.translate(table)
@@ -148,13 +157,15 @@ class Normalizer:
                 end = _original(origin, previous_end - 1) + 1
             piece = found.group()
             if piece[0].isalnum():
-                if _APOSTROPHE_CHARS.isdisjoint(piece):  # a plain word: the common case, inline
+                if not piece.isascii() and arabic.mixes_scripts(piece):
+                    tokens.extend(_script_tokens(piece, found.start(), origin, equivalents))
+                elif _APOSTROPHE_CHARS.isdisjoint(piece):  # a plain word: the common case
                     tokens.append(Token(equivalents.get(piece, piece), start, end))
                 else:
                     tokens.extend(self._word_tokens(piece, found.start(), origin, start, end))
             elif piece == "&":
                 tokens.append(Token("and", start, end))
-            elif piece == ",":
+            elif piece in _COMMAS:
                 tokens.append(Token(COMMA, start, end))
             elif piece == ".":
                 if self._ends_sentence(text, folded, found.end(), tokens, start):
@@ -259,6 +270,19 @@ def _original(origin: list[int] | None, folded_index: int) -> int:
     if folded_index >= len(origin):
         return origin[-1] + 1 if origin else 0
     return origin[folded_index]
+
+
+def _script_tokens(
+    piece: str, folded_start: int, origin: list[int] | None, equivalents: Mapping[str, str]
+) -> list[Token]:
+    """A word mixing Arabic letters with digits or Latin letters, one token per run."""
+    tokens: list[Token] = []
+    for run_start, run_end in arabic.script_runs(piece):
+        word = piece[run_start:run_end].translate(_APOSTROPHES)
+        start = _original(origin, folded_start + run_start)
+        end = _original(origin, folded_start + run_end - 1) + 1
+        tokens.append(Token(equivalents.get(word, word), start, end))
+    return tokens
 
 
 def _append_barrier(tokens: list[Token], at: int) -> None:

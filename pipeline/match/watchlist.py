@@ -31,6 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.core.errors import ConfigError
+from pipeline.core.records import EntityRecord
 from pipeline.core.yamlfile import describe_validation_error, read_mapping
 
 EntityKind = Literal["organisation", "person", "legal-reference"]
@@ -103,6 +104,23 @@ class Watchlist(BaseModel):
             if entity.id == entity_id:
                 return entity
         raise KeyError(entity_id)
+
+    def entity_records(self) -> list[EntityRecord]:
+        """The entities as the entity table keeps them (every alias, strong or weak)."""
+        return [
+            EntityRecord(
+                id=entity.id,
+                name=entity.name,
+                kind=entity.kind,
+                country=entity.country,
+                programs=list(entity.programs),
+                aliases=[*entity.strong_aliases, *entity.weak_aliases],
+                source=entity.source,
+                identifiers=dict(entity.identifiers),
+                addresses=list(entity.addresses),
+            )
+            for entity in self.entities
+        ]
 
 
 def load_watchlist(path: Path) -> Watchlist:

@@ -9,8 +9,11 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 
+# Not fields of ours: the record's own attributes, and uvicorn's copy of the message in colour.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_STANDARD |= {"color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,19 +40,27 @@ class TextFormatter(logging.Formatter):
         return f"{line} url={url}" if url and "url=" not in line else line
 
 
-def configure_logging(fmt: str, verbose: bool) -> None:
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+# Libraries that talk too much at INFO.
+_QUIET = ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "alembic", "readability")
+# uvicorn's loggers keep their own handlers unless told otherwise: routed to ours instead.
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def configure_logging(fmt: LogFormat | str, verbose: bool) -> None:
+    """One handler on stderr for every logger, the project's and the libraries'."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if LogFormat(fmt) is LogFormat.json else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in (
-        "httpx",
-        "httpcore",
-        "apscheduler",
-        "trafilatura",
-        "htmldate",
-        "alembic",
-        "readability",
-    ):
+    for noisy in _QUIET:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True

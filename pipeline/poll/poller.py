@@ -16,7 +16,12 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pipeline.archive.store import ArchivedResponse, PageArchive, keep_response, remember_response
+from pipeline.archive.store import (
+    ArchivedResponse,
+    PageArchive,
+    archived_page_record,
+    keep_response,
+)
 from pipeline.core import backoff, intervals
 from pipeline.core.config import Config
 from pipeline.core.errors import (
@@ -25,6 +30,7 @@ from pipeline.core.errors import (
     FetchError,
     HTTPStatusError,
     InvalidURLError,
+    LeaseLostError,
     PipelineError,
     StorageError,
 )
@@ -33,18 +39,29 @@ from pipeline.core.records import (
     ExtractedPage,
     FeedEntry,
     FetchedResponse,
+    Lease,
     TextSource,
 )
 from pipeline.core.urls import amp_variants_removed, canonicalize, canonicalize_or_none
-from pipeline.dedup.fingerprints import content_hash, entry_fingerprint
+from pipeline.dedup.fingerprints import entry_fingerprint
 from pipeline.extract.page import EXTRACTOR_VERSION
 from pipeline.extract.pool import PageExtractor
 from pipeline.fetch.client import Fetcher
 from pipeline.fetch.politeness import THROTTLE_STATUSES, HostThrottledError, HostThrottles, host_of
 from pipeline.match.matcher import Matcher
+from pipeline.poll.article_job import (
+    MATCHER,
+    ArticleJob,
+    ArticleWork,
+    TextAnalysis,
+    analyse,
+    analyse_text,
+    prepare_article,
+)
+from pipeline.poll.article_job import choose_text as choose_text  # pipeline.archive.reprocess
 from pipeline.sources.feeds import parse_feed
 from pipeline.sources.sitemaps import read_sitemap
-from storage.repository import FeedToPoll, KnownEntry, PollRecord, Repository
+from storage.repository import ArchivedPageRecord, FeedToPoll, KnownEntry, PollRecord, Repository
 
 log = logging.getLogger("pipeline.poll.poller")
 
@@ -108,7 +125,10 @@ class FeedPoller:
         self.repository = repository
         self.fetcher = fetcher
         self.extractor = extractor
-        self.matcher = matcher
+        # The per-article CPU (extraction, hash, fingerprint, matching, compression) runs in
+        # the extractor's workers, each keeping the published matcher compiled.
+        extractor.preload("pipeline.poll.article_job")
+        self.use_matcher(matcher)
         self.worker = worker
         self.stop = stop
         self.clock = clock
@@ -120,6 +140,11 @@ class FeedPoller:
         # Hosts that answered 429/503 to any request of this worker (pipeline.fetch.politeness).
         self.hosts = HostThrottles(clock)
         fetcher.host_gate.add_listener(self.hosts.note)
+
+    def use_matcher(self, matcher: Matcher) -> None:
+        """Match with ``matcher`` from now on (a changed watchlist): every worker reloads it."""
+        self.matcher = matcher
+        self._matcher_ref = self.extractor.publish(MATCHER, matcher)
 
     async def poll(self, feed: FeedToPoll) -> PollRecord:
         started_at, started = self.clock(), time.monotonic()
@@ -215,8 +240,8 @@ class FeedPoller:
                 return EntryResult("skipped")
             try:
                 return await self._ingest_entry(feed, link)
-            except StorageError:
-                raise  # the database failing is not this entry's fault: the poll fails
+            except (StorageError, LeaseLostError):
+                raise  # not this entry's fault: the poll fails (or belongs to another worker)
             except PipelineError as exc:
                 log.error(
                     "entry failed: %s",
@@ -226,7 +251,8 @@ class FeedPoller:
                 return EntryResult("error")
 
     async def _ingest_entry(self, feed: FeedToPoll, link: EntryLink) -> EntryResult:
-        page, final_url, page_error, kept = await self._fetch_page(link.link)
+        response, fetch_error = await self._fetch_page(link.link)
+        final_url = response.final_url if response else None
         final_canonical = canonicalize(final_url) if final_url else None
         redirected = final_canonical and final_canonical != link.canonical_url
         if (
@@ -238,8 +264,11 @@ class FeedPoller:
             # The link redirects to an article we have: remember this link for it too.
             self.repository.add_url_aliases(final_canonical, [link.canonical_url])
             return EntryResult("known")
-        text, source = choose_text(page, link.entry)
-        if not text:
+        work = await self._prepare(link, response)
+        page, analysis = work.page, work.analysis
+        page_error = fetch_error or work.page_error
+        kept = await self._keep(response, work)
+        if analysis is None:
             log.warning(
                 "no text from the page (%s) nor the feed entry",
                 page_error or "empty",
@@ -252,52 +281,56 @@ class FeedPoller:
                 page_error,
                 extra={"feed": feed.name, "url": link.link, "stage": "extract"},
             )
+        now = self.clock()
         draft = build_draft(
             feed.id,
             link,
             final_url,
             final_canonical,
             page,
-            text,
-            source,
+            analysis.text,
+            analysis.source,
             self.matcher,
-            self.clock(),
+            now,
+            min_words=self.config.dedup.min_words,
+            analysis=analysis,
         )
+        # The raw page's archive row (for `pipeline reprocess`) is written in the article's
+        # own transaction: one commit per article.
+        archived = None
+        if kept is not None:
+            archived = archived_page_record(
+                feed_id=feed.id, entry=link.entry, url=link.link, kept=kept, now=now
+            )
         if link.revises is not None:
-            result = await self._store_revision(feed, link, link.revises, draft)
-            article_id = link.revises
-        else:
-            outcome = await asyncio.to_thread(
-                self.repository.store_article,
-                draft,
-                self.clock(),
-                dedup=self.config.dedup,
-                entry_fingerprint=link.fingerprint,
-            )
-            result, article_id = EntryResult(outcome.status, outcome.new_flags), outcome.article_id
-        if kept is not None:  # the raw page, for `pipeline reprocess`
-            await asyncio.to_thread(
-                remember_response,
-                self.repository,
-                feed_id=feed.id,
-                article_id=article_id,
-                entry=link.entry,
-                url=link.link,
-                kept=kept,
-                now=self.clock(),
-            )
-        return result
+            return await self._store_revision(feed, link, link.revises, draft, archived)
+        outcome = await asyncio.to_thread(
+            self.repository.store_article,
+            draft,
+            now,
+            dedup=self.config.dedup,
+            entry_fingerprint=link.fingerprint,
+            lease=_lease(feed, self.worker),
+            archived=archived,
+        )
+        return EntryResult(outcome.status, outcome.new_flags)
 
     async def _store_revision(
-        self, feed: FeedToPoll, link: EntryLink, article_id: int, draft: ArticleDraft
+        self,
+        feed: FeedToPoll,
+        link: EntryLink,
+        article_id: int,
+        draft: ArticleDraft,
+        archived: ArchivedPageRecord | None,
     ) -> EntryResult:
         revision = await asyncio.to_thread(
             self.repository.store_revision,
             article_id,
             draft,
             self.clock(),
-            dedup=self.config.dedup,
             entry_fingerprint=link.fingerprint,
+            lease=_lease(feed, self.worker),
+            archived=archived,
         )
         if revision.status != "revised":
             return EntryResult("known")
@@ -309,27 +342,44 @@ class FeedPoller:
         )
         return EntryResult("revised", revision.new_flags)
 
-    async def _fetch_page(
-        self, url: str
-    ) -> tuple[ExtractedPage | None, str | None, str | None, ArchivedResponse | None]:
-        """(extracted page, final URL, why there is no page, the body as archived)."""
+    async def _fetch_page(self, url: str) -> tuple[FetchedResponse | None, str | None]:
+        """(the response, why there is no page to extract): an HTML response, or None."""
         try:
             response = await self.fetcher.fetch(url)
         except FetchError as exc:
-            return None, None, f"{type(exc).__name__}: {exc}", None
+            return None, f"{type(exc).__name__}: {exc}"
         if not _is_html(response):
             kind = response.content_type or "no content type"
-            return None, response.final_url, f"page is {kind}, not HTML", None
-        kept = None
-        if self.archive is not None:  # kept even when extraction fails: a later one may not
-            kept = await asyncio.to_thread(keep_response, self.archive, response)
+            return response, f"page is {kind}, not HTML"
+        return response, None
+
+    async def _prepare(self, link: EntryLink, response: FetchedResponse | None) -> ArticleWork:
+        """The article's CPU work, in a worker: the page (when the response is HTML), then
+        the text's hash, fingerprint and matches, and the body compressed for the archive."""
+        html = response if response is not None and _is_html(response) else None
+        job = ArticleJob(
+            body=html.body if html else None,
+            url=html.final_url if html else link.link,
+            content_type=html.content_type if html else None,
+            entry=link.entry,
+            min_words=self.config.dedup.min_words,
+            matcher=self._matcher_ref,
+            archive=self.archive is not None,
+        )
         try:
-            page = await self.extractor.extract(
-                response.body, url=response.final_url, content_type=response.content_type
-            )
-        except ExtractionError as exc:
-            return None, response.final_url, f"extraction: {exc}", kept
-        return page, response.final_url, None, kept
+            return await self.extractor.run(prepare_article, job, url=job.url)
+        except ExtractionError as exc:  # the worker died: the feed's text, analysed here
+            analysis = analyse_text(None, link.entry, self.matcher, self.config.dedup.min_words)
+            return ArticleWork(None, f"extraction: {exc}", None, analysis)
+
+    async def _keep(
+        self, response: FetchedResponse | None, work: ArticleWork
+    ) -> ArchivedResponse | None:
+        """Write the body the worker compressed to the archive (kept even when extraction
+        failed: a later extractor may not)."""
+        if self.archive is None or response is None or work.compressed is None:
+            return None
+        return await asyncio.to_thread(keep_response, self.archive, response, work.compressed)
 
     # ---- poll outcomes -----------------------------------------------------------------------
 
@@ -377,6 +427,7 @@ class FeedPoller:
             final_url=response.final_url,
             interval_seconds=interval,
             interval_floor_seconds=floor,
+            lease_generation=feed.lease_generation,
         )
 
     def _next_interval(
@@ -459,6 +510,7 @@ class FeedPoller:
             etag=feed.etag,
             last_modified=feed.last_modified,
             interval_seconds=feed.interval_seconds,
+            lease_generation=feed.lease_generation,
         )
 
     def _save_host_throttles(self) -> None:
@@ -466,6 +518,11 @@ class FeedPoller:
         throttles = self.hosts.take_pending()
         if throttles:
             self.repository.throttle_hosts(throttles, self.clock())
+
+
+def _lease(feed: FeedToPoll, worker: str) -> Lease:
+    """The claim this poll runs under: its writes count only while it holds."""
+    return Lease(feed.id, worker, feed.lease_generation)
 
 
 def _body_hash(body: bytes) -> str:
@@ -488,10 +545,16 @@ def build_draft(
     source: TextSource,
     matcher: Matcher,
     now: datetime,
+    *,
+    min_words: int,
+    analysis: TextAnalysis | None = None,
 ) -> ArticleDraft:
-    """The article a fetched (or archived) page and its feed entry make, with its matches."""
+    """The article a fetched (or archived) page and its feed entry make, with its matches
+    (``analysis``: the text's hash, fingerprint and matches, computed in a worker)."""
     entry = link.entry
     title = entry.title or (page.title if page and page.title else "")
+    if analysis is None or (analysis.title, analysis.text) != (title, text):
+        analysis = analyse(title, text, source, matcher, min_words)
     published = entry.published or (page.published if page else None)
     if published is not None and published > now:
         published = None  # a date in the future is a lie or a time zone bug
@@ -516,10 +579,12 @@ def build_draft(
         language=page.language if page else None,
         text=text,
         text_source=source,
-        content_hash=content_hash(f"{text}"),
+        content_hash=analysis.content_hash,
         extractor=page.extractor if page else "feed",
         extractor_version=page.extractor_version if page else EXTRACTOR_VERSION,
-        matches=matcher.match(title, text),
+        matches=analysis.matches,
+        candidates=analysis.candidates,
+        fingerprint=analysis.fingerprint,
     )
 
 
@@ -532,12 +597,6 @@ def _is_html(response: FetchedResponse) -> bool:
     return content_type in ("", "application/octet-stream", "text/plain") and head.startswith(
         (b"<!doctype html", b"<html", b"<head", b"<body")
     )
-
-
-def choose_text(page: ExtractedPage | None, entry: FeedEntry) -> tuple[str, TextSource]:
-    if page is not None and page.text.strip():
-        return page.text.strip(), "page"
-    return (entry.content or entry.summary).strip(), "feed"
 
 
 def _amp_free(canonical_url: str) -> str | None:

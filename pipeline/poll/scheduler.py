@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import socket
-import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,21 +20,18 @@ from pipeline.alerts.dispatcher import DISPATCH_EVERY, AlertDispatcher
 from pipeline.archive.store import PageArchive, prune_archive
 from pipeline.core.clock import utcnow
 from pipeline.core.config import Config
-from pipeline.core.errors import PipelineError, StorageError
+from pipeline.core.errors import LeaseLostError, PipelineError, StorageError
 from pipeline.extract.pool import PageExtractor
 from pipeline.fetch.client import Fetcher
 from pipeline.match.matcher import Matcher
 from pipeline.match.watchlist import load_watchlist
+from pipeline.poll.leases import LeaseKeeper
 from pipeline.poll.poller import FeedPoller
 from pipeline.poll.recorder import PollRecorder
-from storage.db import Database
-from storage.repository import FeedToPoll, PollRecord, Repository
+from storage.bootstrap import open_repository
+from storage.repository import FeedToPoll, LeaseHolder, PollRecord, Repository
 
 log = logging.getLogger("pipeline.poll.scheduler")
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class Worker:
@@ -46,10 +40,12 @@ class Worker:
     def __init__(self, config: Config, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.config = config
         self.clock = clock
-        self.id = worker_id()
         self.stop = asyncio.Event()
-        self.db = Database(config.database)
-        self.repository = Repository(self.db)
+        self.repository = open_repository(config.database)
+        self.leases = LeaseKeeper(self.repository, lease_seconds=config.schedule.lease, clock=clock)
+        self.id = self.leases.id
+        # `run --once`: the feeds other workers held, so this run could not poll them.
+        self.not_polled: list[LeaseHolder] = []
         self.recorder = PollRecorder(self.repository)
         self.alerts = AlertDispatcher(config.alerts, self.repository, clock=clock)
         self._in_flight: dict[int, asyncio.Task[PollRecord | None]] = {}
@@ -65,11 +61,10 @@ class Worker:
 
     def prepare(self) -> Matcher:
         """Bring the database up to date with the config and the watchlist."""
-        self.db.ensure_schema()
         watchlist = load_watchlist(self.config.watchlist)
         now = self.clock()
         sync_configured_feeds(self.repository, self.config, now)
-        self.repository.sync_watchlist(watchlist, now)
+        self.repository.sync_entities(watchlist.entity_records(), now)
         self.alerts.sync()  # before polling: this run's flags are alerted
         return Matcher(watchlist)
 
@@ -96,14 +91,16 @@ class Worker:
                 return []
         finally:
             extractor.close()
-            self.db.dispose()
+            self.repository.close()
 
     async def _poll_all_once(self, poller: FeedPoller) -> list[PollRecord]:
         feeds = self._claim(due_only=False, limit=len(self.config.feeds) or 1)
+        claimed = {feed.id for feed in feeds}
+        self.not_polled = [h for h in self.leases.held_by_others() if h.feed_id not in claimed]
         # As many polls at once as the daemon runs: memory stays flat however many feeds
         # (500 feeds of 40 entries polled together held 20,000 entries in memory).
         slots = asyncio.Semaphore(self._slots)
-        waiting = {feed.id for feed in feeds}
+        waiting = set(claimed)  # claimed and not done: the heartbeat renews their leases
 
         async def poll(feed: FeedToPoll) -> PollRecord | None:
             async with slots:
@@ -112,27 +109,16 @@ class Worker:
                 finally:
                     waiting.discard(feed.id)
 
-        keeping = asyncio.create_task(self._keep_leases(waiting))
+        heartbeat = asyncio.create_task(self.leases.heartbeat(lambda: waiting))
         try:
             records = await asyncio.gather(*(poll(feed) for feed in feeds))
         finally:
-            keeping.cancel()
+            heartbeat.cancel()
+        if self.leases.lost:  # taken over mid-poll: polled by their new holder, not by us
+            self.not_polled += self.leases.held_by_others(self.leases.lost)
         self._raise_storage_errors()
         await self._dispatch_alerts(flush=True)
         return [record for record in records if record is not None]
-
-    async def _keep_leases(self, feed_ids: set[int]) -> None:
-        """Renew the leases of claimed feeds still waiting for their turn (a long `run --once`
-        must not let them expire and be taken by another worker)."""
-        while True:
-            await asyncio.sleep(self.config.schedule.lease / 3)
-            lease_until = self.clock() + timedelta(seconds=self.config.schedule.lease)
-            try:
-                await asyncio.to_thread(
-                    self.repository.renew_leases, list(feed_ids), self.id, lease_until
-                )
-            except PipelineError as exc:
-                log.warning("cannot renew leases: %s", exc, extra={"stage": "schedule"})
 
     async def _run_daemon(self, poller: FeedPoller) -> None:
         scheduler = AsyncIOScheduler(timezone="UTC")
@@ -153,18 +139,20 @@ class Worker:
             start = datetime.now(tz=self.clock().tzinfo)
             scheduler.add_job(self._prune_archive, "interval", days=1, next_run_time=start)
         scheduler.start()
+        # Renews the leases of the polls in flight, however long they take (not only per tick).
+        heartbeat = asyncio.create_task(self.leases.heartbeat(lambda: self._in_flight))
         log.info("worker %s started with %d feeds", self.id, len(self.config.feeds))
         await self.stop.wait()
         log.info("stopping: letting %d feed polls finish", len(self._in_flight))
         scheduler.shutdown(wait=False)
         await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        heartbeat.cancel()
 
     async def _tick(self, poller: FeedPoller) -> None:
         if self.stop.is_set():
             return
         free = max(self._slots - len(self._in_flight), 0)
         try:
-            self._renew_leases()
             feeds = self._claim(due_only=True, limit=free) if free else []
         except PipelineError as exc:
             log.error("cannot claim feeds: %s", exc, extra={"stage": "schedule"})
@@ -182,6 +170,7 @@ class Worker:
 
     def _forget(self, feed_id: int, poller: FeedPoller, _task: object) -> None:
         self._in_flight.pop(feed_id, None)
+        self.leases.lost.discard(feed_id)  # a later claim of it is a new lease
         free = self._slots - len(self._in_flight)
         # Refill by a quarter of the slots at a time, so that a round costs few claims.
         refill = free >= max(1, self._slots // 4) or not self._in_flight
@@ -218,24 +207,16 @@ class Worker:
         except PipelineError as exc:  # the deliveries stay queued for the next round
             log.error("cannot dispatch alerts: %s", exc, extra={"stage": "alert"})
 
-    def _renew_leases(self) -> None:
-        lease_until = self.clock() + timedelta(seconds=self.config.schedule.lease)
-        self.repository.renew_leases(list(self._in_flight), self.id, lease_until)
-
     def _claim(self, *, due_only: bool, limit: int) -> list[FeedToPoll]:
-        now = self.clock()
-        return self.repository.claim_feeds(
-            now=now,
-            owner=self.id,
-            lease_until=now + timedelta(seconds=self.config.schedule.lease),
-            due_only=due_only,
-            limit=limit,
-        )
+        return self.leases.claim(due_only=due_only, limit=limit)
 
     async def _poll_and_record(self, poller: FeedPoller, feed: FeedToPoll) -> PollRecord | None:
         try:
             record = await poller.poll(feed)
             await self.recorder.record(record)
+        except LeaseLostError:  # another worker polls it now: nothing of ours is stored
+            self.leases.note_lost([feed.id], feed.name)
+            return None
         except StorageError as exc:  # full disk, read-only file, lost server: say so loudly
             log.error("database failed: %s", exc, extra={"feed": feed.name, "stage": "store"})
             self.storage_errors.append(str(exc))
@@ -257,7 +238,7 @@ class Worker:
     async def _release_quietly(self, feed: FeedToPoll) -> None:
         # If the database is what failed, the lease simply expires: nothing more to do here.
         try:
-            await asyncio.to_thread(self.repository.release_feeds, [feed.id], self.id)
+            await asyncio.to_thread(self.leases.release, [feed.id])
         except PipelineError as exc:
             log.warning("cannot release lease: %s", exc, extra={"feed": feed.name})
 
@@ -302,7 +283,8 @@ def _log_poll(feed: FeedToPoll, record: PollRecord) -> None:
     if record.error:
         fields["error"] = record.error
         message += f" error={record.error}"
-    log.info(message, extra=fields)
+    # A failed poll is a warning: an operator filtering on WARNING must see every one.
+    log.log(logging.WARNING if record.error else logging.INFO, message, extra=fields)
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:

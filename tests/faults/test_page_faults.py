@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests import corpora
 from tests.conftest import run_once
 from tests.db_engines import ENGINES, database_url
 from tests.faults.hostile import (
@@ -27,6 +29,7 @@ from tests.faults.hostile import (
     free_port,
     gzip_bomb,
     hang_up,
+    not_found,
     redirect,
     reset_mid_body,
     respond,
@@ -48,7 +51,7 @@ from tests.faults.support import (
 from tests.site import article_html
 from tests.test_ingest_e2e import NDC_STORY
 
-JSOUP_FUZZ = Path("/work/shared/corpora/hostile/html-fuzz-jsoup")
+JSOUP_FUZZ = corpora.CORPORA / "hostile" / "html-fuzz-jsoup"
 SECRET = "SECRET-PAGE-FILE-3b7d0a"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06" + b"\0" * 64
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
@@ -117,7 +120,7 @@ FALLBACKS: dict[str, PageFault] = {
         lambda _s, _p: respond(single_line_of_links()), "page has more than 20000 elements"
     ),
     "page-jsoup-500k-tags-1646": PageFault(
-        lambda _s, _p: respond((JSOUP_FUZZ / "1646.html").read_bytes()), "extraction:"
+        lambda _s, _p: corpus_page("1646.html")(_s, _p), "extraction:"
     ),
 }
 
@@ -162,7 +165,15 @@ def xxe_page(_server: HostileServer, secret: Path) -> Handler:
 
 
 def corpus_page(name: str) -> Callable[[HostileServer, Path], Handler]:
-    return fixed(respond((JSOUP_FUZZ / name).read_bytes()))
+    """A page of the shared corpus (its cases are skipped where the corpus is missing)."""
+    path = JSOUP_FUZZ / name
+    return fixed(respond(path.read_bytes()) if path.exists() else not_found)
+
+
+def with_corpus(cases: Iterable[str]) -> list[Any]:
+    """The cases, those that serve a corpus page marked as needing the corpora."""
+    needs = corpora.needs(JSOUP_FUZZ)
+    return [pytest.param(case, marks=needs) if "jsoup" in case else case for case in cases]
 
 
 # Pages that are odd but must not break anything: stored from the page or the feed, whichever
@@ -250,7 +261,7 @@ def stored_article(run: PageRun, case: str) -> tuple[str, str]:
     return str(text_source), str(text)
 
 
-@pytest.mark.parametrize("case", FALLBACKS)
+@pytest.mark.parametrize("case", with_corpus(FALLBACKS))
 def test_unreadable_page_falls_back_to_the_feed_text(page_run: PageRun, case: str) -> None:
     text_source, text = stored_article(page_run, case)
 
@@ -262,7 +273,7 @@ def test_unreadable_page_falls_back_to_the_feed_text(page_run: PageRun, case: st
     ), reasons
 
 
-@pytest.mark.parametrize("case", SURVIVABLE)
+@pytest.mark.parametrize("case", with_corpus(SURVIVABLE))
 def test_odd_page_is_stored_readably(page_run: PageRun, case: str) -> None:
     text_source, text = stored_article(page_run, case)
     must_contain = SURVIVABLE[case][1]
