@@ -66,3 +66,29 @@ def test_csv_arabic_script_aliases_are_imported(tmp_path: Path) -> None:
     assert "کریسنٹ پریسیژن ورکس" in entity.strong_aliases
     (match,) = Matcher(watchlist).match("خبر", URDU_TEXT)
     assert match.entity_id == entity.id
+
+
+def test_a_list_import_keeps_the_shipped_urdu_names(tmp_path: Path) -> None:
+    """OFAC writes NDC in Latin letters only; importing it over the shipped watchlist must not
+    drop the Urdu spellings written by hand (nor the Urdu matches they give)."""
+    from pipeline.core.config import SHIPPED_WATCHLIST
+
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "watchlists" / "ofac"
+    shipped = {e.id: e for e in load_watchlist(SHIPPED_WATCHLIST).entities}["ofac-52049"]
+    urdu_names = [n for n in shipped.strong_aliases + shipped.weak_aliases if "ک" in n]
+    assert urdu_names, "the shipped watchlist has Urdu names for NDC"
+
+    target = tmp_path / "watchlist.yaml"
+    import_list(fixtures / "sdn.csv", "ofac-csv", target=target, seed=SHIPPED_WATCHLIST)
+    imported = {e.id: e for e in load_watchlist(target).entities}["ofac-52049"]
+
+    assert set(urdu_names) <= set(imported.strong_aliases + imported.weak_aliases)
+    assert "NATIONAL DEFENSE COMPLEX".casefold() in {
+        name.casefold() for name in imported.strong_aliases + imported.weak_aliases
+    }
+    text = (
+        "اسلام آباد: امریکہ نے نیشنل ڈویلپمنٹ کمپلیکس پر "
+        "بیلسٹک میزائل پروگرام کی وجہ سے پابندیاں لگا دیں۔"
+    )
+    found = Matcher(load_watchlist(target)).match("", text)
+    assert "ofac-52049" in {m.entity_id for m in found}

@@ -236,6 +236,11 @@ def _keep_curated(old: WatchlistEntity, new: WatchlistEntity) -> WatchlistEntity
     update: dict[str, object] = {name: getattr(old, name) for name in CURATED_FIELDS}
     if _name_key(old.name) == _name_key(new.name):
         update["name"] = old.name  # "National Development Complex" stays, not the list's capitals
+    # Names the list does not carry (the Urdu spellings, an analyst's additions) stay: a list
+    # import adds names to an entity, it never takes away the ones written by hand.
+    seen = {_name_key(str(update.get("name", new.name)))}
+    update["strong_aliases"] = _unique([*new.strong_aliases, *old.strong_aliases], seen)
+    update["weak_aliases"] = _unique([*new.weak_aliases, *old.weak_aliases], seen)
     return new.model_copy(update=update)
 
 
