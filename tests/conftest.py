@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,18 @@ from pipeline.core.config import Config, load_config
 from tests import corpora
 from tests.db_engines import ENGINES, database_url
 from tests.site import Site, serve
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A CLI run through CliRunner points the root handler at the runner's stderr, which is
+    closed when the run returns; threads that log later (aiosmtpd, servers) would then print
+    "Logging error" tracebacks. Each test gets the root logger back as it found it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -177,7 +177,7 @@ def test_the_archive_row_is_written_with_its_article(database: str, shipped: Mat
     """Repository.store_article's `archived`: the row is in the article's transaction."""
     from pipeline.archive.store import ArchivedResponse, archived_page_record
     from pipeline.core.config import DedupSettings, FeedConfig
-    from pipeline.poll.poller import EntryLink, build_draft
+    from pipeline.dedup.drafts import EntryLink, build_draft
     from storage.bootstrap import open_repository
 
     now = datetime(2026, 1, 5, tzinfo=UTC)
@@ -191,9 +191,8 @@ def test_the_archive_row_is_written_with_its_article(database: str, shipped: Mat
         engine.dispose()
         entry = _entry()
         link = EntryLink(entry, "http://127.0.0.1/news/1", "http://127.0.0.1/news/1", "f" * 32)
-        draft = build_draft(
-            feed_id, link, None, None, None, "A short summary.", "feed", shipped, now, min_words=50
-        )
+        analysis = analyse(entry.title, "A short summary.", "feed", shipped, 50)
+        draft = build_draft(feed_id, link, None, None, None, analysis, now)
         kept = ArchivedResponse("a" * 64, 10, "http://127.0.0.1/news/1", 200, {})
         record = archived_page_record(
             feed_id=feed_id, entry=entry, url=link.link, kept=kept, now=now

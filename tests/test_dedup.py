@@ -34,6 +34,7 @@ from bench.dedup import (
 from pipeline.cli.app import app
 from pipeline.core.config import DedupSettings, FeedConfig
 from pipeline.core.records import ArticleDraft, FeedEntry
+from pipeline.dedup.drafts import amp_free as _amp_free
 from pipeline.dedup.fingerprints import (
     band_keys,
     content_hash,
@@ -43,7 +44,6 @@ from pipeline.dedup.fingerprints import (
     shingles,
     text_fingerprint,
 )
-from pipeline.poll.poller import _amp_free
 from storage.db import Database
 from storage.repository import Repository
 from tests import corpora

@@ -20,12 +20,7 @@ EXEMPT_DIRECTORIES = ("storage/migrations/",)  # the schema's history: written o
 
 # Files still too big, each with why it may be for now. An entry must go once the file fits
 # (test_allowlist_holds_only_files_still_too_big fails until it does).
-ALLOWLIST: dict[str, str] = {
-    "pipeline/desk/app.py": "issue 20 is rewriting the desk (create_app)",
-    "pipeline/match/arabic_names.py": "new in issue 18, still being written",
-    "pipeline/poll/poller.py": "issue 19 moves per-article work into the extraction workers",
-    "pipeline/fetch/client.py": "to split into client, guard and decode (issue 15): not done yet",
-}
+ALLOWLIST: dict[str, str] = {}
 
 
 def source_files() -> list[Path]:

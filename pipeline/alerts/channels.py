@@ -1,7 +1,7 @@
 """The two ways an alert leaves the pipeline: a webhook POST per flag, an e-mail digest.
 
 Outbound delivery to operator-configured (trusted) addresses: this module and
-``pipeline/fetch/client.py`` are the only ones that open sockets. Every sender returns a
+``pipeline/fetch/`` are the only ones that open sockets. Every sender returns a
 ``SendResult``; no library error escapes. A delivery counts as sent only on a 2xx answer (a
 webhook) or an accepted message (SMTP): redirects, 4xx, 5xx and connection errors are failed
 attempts that the dispatcher retries.

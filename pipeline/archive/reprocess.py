@@ -27,11 +27,11 @@ from pipeline.core.config import Config
 from pipeline.core.errors import ExtractionError, InvalidURLError, NotFoundError, StorageError
 from pipeline.core.output import plural
 from pipeline.core.urls import canonicalize
+from pipeline.dedup.drafts import EntryLink, analysed_text, build_draft, choose_text, draft_title
 from pipeline.dedup.fingerprints import entry_fingerprint
 from pipeline.extract.page import extract_page
 from pipeline.match.matcher import Matcher
 from pipeline.match.watchlist import load_watchlist
-from pipeline.poll.poller import EntryLink, build_draft, choose_text
 from storage.repository import ArchivedPageRecord, Repository
 
 BATCH = 100
@@ -115,17 +115,18 @@ class _Reprocessor:
         if not text:
             counts.errors += 1
             return
-        draft = build_draft(
-            page.feed_id,
-            link,
-            page.final_url,
-            final_canonical,
-            extracted,
+        title = draft_title(entry, extracted)
+        matches, candidates = self.matcher.match_all(title, text)
+        analysis = analysed_text(
+            title,
             text,
             source,
-            self.matcher,
-            now,
+            list(matches),
+            list(candidates),
             min_words=self.config.dedup.min_words,
+        )
+        draft = build_draft(
+            page.feed_id, link, page.final_url, final_canonical, extracted, analysis, now
         )
         try:
             # No entry fingerprint: the feed's baseline for revisions is not ours to move.

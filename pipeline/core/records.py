@@ -1,7 +1,7 @@
 """Plain typed values passed between the stages of the pipeline.
 
 Stages are functions from these values to these values; none of them touches the database
-(only ``storage/`` does) or the network (only ``pipeline/fetch/client.py`` does).
+(only ``storage/`` does) or the network (only ``pipeline/fetch/`` does).
 """
 
 from __future__ import annotations

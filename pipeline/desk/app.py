@@ -95,6 +95,14 @@ def create_app(
         same_site="lax",
     )
     app.add_middleware(_SecurityHeaders)
+    _add_service_routes(app, repository)
+    _add_error_handlers(app)
+
+    return app
+
+
+def _add_service_routes(app: FastAPI, repository: Repository) -> None:
+    """/healthz and /metrics: for load balancers and Prometheus, outside the OpenAPI."""
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
@@ -109,6 +117,8 @@ def create_app(
         body, content_type = await run_in_threadpool(metrics.render_metrics, repository)
         return Response(body, media_type=content_type)
 
+
+def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, _exc: Exception) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -120,8 +130,6 @@ def create_app(
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": message}, status_code=503)
         return PlainTextResponse(message, status_code=503)
-
-    return app
 
 
 def _templates() -> Jinja2Templates:

@@ -12,33 +12,13 @@ from dataclasses import dataclass
 
 from pipeline.archive.compress import CompressedBody, compress_body
 from pipeline.core.errors import ExtractionError
-from pipeline.core.records import (
-    CandidateMatch,
-    EntityMatch,
-    ExtractedPage,
-    FeedEntry,
-    TextFingerprint,
-    TextSource,
-)
-from pipeline.dedup.fingerprints import content_hash, text_fingerprint
+from pipeline.core.records import CandidateMatch, EntityMatch, ExtractedPage, FeedEntry, TextSource
+from pipeline.dedup.drafts import TextAnalysis, analysed_text, choose_text, draft_title
 from pipeline.extract.page import extract_page
 from pipeline.extract.pool import WarmRef, warm
 from pipeline.match.matcher import Matcher
 
 MATCHER = "matcher"  # the name the matcher is published under
-
-
-@dataclass(frozen=True, slots=True)
-class TextAnalysis:
-    """What an article's text gives, computed once: its hash, fingerprint and matches."""
-
-    title: str
-    text: str
-    source: TextSource
-    content_hash: str
-    fingerprint: TextFingerprint
-    matches: list[EntityMatch]
-    candidates: list[CandidateMatch]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,23 +62,14 @@ def analyse_text(
     text, source = choose_text(page, entry)
     if not text:
         return None
-    title = entry.title or (page.title if page and page.title else "")
-    return analyse(title, text, source, matcher, min_words)
+    return analyse(draft_title(entry, page), text, source, matcher, min_words)
 
 
 def analyse(
     title: str, text: str, source: TextSource, matcher: Matcher, min_words: int
 ) -> TextAnalysis:
     matches, candidates = match_article(matcher, title, text)
-    return TextAnalysis(
-        title=title,
-        text=text,
-        source=source,
-        content_hash=content_hash(text),
-        fingerprint=text_fingerprint(title, text, min_words=min_words),
-        matches=matches,
-        candidates=candidates,
-    )
+    return analysed_text(title, text, source, matches, candidates, min_words=min_words)
 
 
 def match_article(
@@ -108,9 +79,3 @@ def match_article(
     whatever the result type's field names)."""
     matches, candidates = matcher.match_all(title, text)
     return list(matches), list(candidates)
-
-
-def choose_text(page: ExtractedPage | None, entry: FeedEntry) -> tuple[str, TextSource]:
-    if page is not None and page.text.strip():
-        return page.text.strip(), "page"
-    return (entry.content or entry.summary).strip(), "feed"
