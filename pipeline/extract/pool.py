@@ -20,6 +20,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,7 +33,6 @@ from pipeline.core.errors import ExtractionError
 from pipeline.core.records import ExtractedPage
 from pipeline.extract.lifeline import die_with_parent, parent_identity
 from pipeline.extract.page import extract_page
-from pipeline.ops.metrics import EXTRACTION_SECONDS
 
 PAGES_PER_WORKER = 500
 _CURRENT = ".current"  # suffix of the file naming an object's current version
@@ -73,8 +73,12 @@ def _start_worker(parent_pid: int, parent_started: str, folder: str) -> None:
 
 
 class PageExtractor:
-    def __init__(self, workers: int | None) -> None:
+    def __init__(
+        self, workers: int | None, *, observe: Callable[[float], None] | None = None
+    ) -> None:
         self.workers = (os.cpu_count() or 1) if workers is None else workers
+        # Seconds per page, waiting for a worker included (the daemon passes its histogram).
+        self._observe = observe
         self._folder = Path(tempfile.mkdtemp(prefix="sanctions-watch-pool-"))
         self._preload = ["pipeline.extract.page"]
         self._executor: Executor | None = None  # started on the first job (after preload)
@@ -116,14 +120,17 @@ class PageExtractor:
         executor = self._executor or self._new_executor()
         self._executor = executor
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         try:
-            with EXTRACTION_SECONDS.time():
-                return await loop.run_in_executor(executor, function, job)
+            return await loop.run_in_executor(executor, function, job)
         except BrokenProcessPool:
             # A worker died (e.g. killed for memory): replace the pool, report this page.
             executor.shutdown(wait=False, cancel_futures=True)
             self._executor = self._new_executor()
             raise ExtractionError(f"extraction worker died on {url}") from None
+        finally:
+            if self._observe is not None:
+                self._observe(time.perf_counter() - started)
 
     async def extract(self, body: bytes, *, url: str, content_type: str | None) -> ExtractedPage:
         job = partial(extract_page, body, url=url, content_type=content_type)

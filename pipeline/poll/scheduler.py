@@ -25,6 +25,7 @@ from pipeline.extract.pool import PageExtractor
 from pipeline.fetch.client import Fetcher
 from pipeline.match.matcher import Matcher
 from pipeline.match.watchlist import load_watchlist
+from pipeline.ops.metrics import EXTRACTION_SECONDS
 from pipeline.poll.leases import LeaseKeeper
 from pipeline.poll.poller import FeedPoller
 from pipeline.poll.recorder import PollRecorder
@@ -71,7 +72,9 @@ class Worker:
     async def run(self, *, once: bool) -> list[PollRecord]:
         matcher = self.prepare()
         _install_signal_handlers(self.stop)
-        extractor = PageExtractor(self.config.fetch.extract_workers)
+        extractor = PageExtractor(
+            self.config.fetch.extract_workers, observe=EXTRACTION_SECONDS.observe
+        )
         try:
             async with Fetcher(self.config.fetch) as fetcher:
                 poller = FeedPoller(
