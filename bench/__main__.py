@@ -234,6 +234,9 @@ def _summary(results: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mb_20k": memory["peak_main_rss_mb"] if memory else None,
         "peak_tree_rss_mb_20k": memory["peak_tree_rss_mb"] if memory else None,
         "peak_tree_pss_mb_20k": memory["peak_tree_pss_mb"] if memory else None,
+        "main_growth_kb_per_article_20k": e2e.main_growth_kb_per_article(memory, MEMORY_ARTICLES)
+        if memory
+        else None,
         "dedup_ratio_100k_1k": (results["dedup"] or {}).get("dedup_ratio_100k_1k"),
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import statistics
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,17 @@ def run_once(server: Server, workload: Workload, scratch: Path, name: str) -> di
     figures["database"] = database_counts(database)
     figures["rss_samples"] = run.rss_samples
     return figures
+
+
+def main_growth_kb_per_article(run: dict[str, Any], articles: int) -> float | None:
+    """How fast the main process's RSS grows once warm, per article: the slope of its samples
+    over the last three quarters of the run (the first holds start-up and the first pages),
+    at the run's mean rate of articles."""
+    samples = [(at, mb) for at, mb in run["rss_samples"] if at >= run["seconds"] / 4]
+    if len(samples) < 10:
+        return None
+    slope_mb_per_second = statistics.linear_regression(*zip(*samples, strict=True)).slope
+    return 1024 * slope_mb_per_second / (articles / run["seconds"])
 
 
 def database_counts(database: Path) -> dict[str, int]:

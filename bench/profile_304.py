@@ -9,7 +9,6 @@ the most time of their own. This is the profile that guided the 304 path's work 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import io
 import pstats
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from bench.harness import server, write_config
 from bench.workload import STEADY_FEEDS, Workload
+from pipeline.core import eventloop
 from pipeline.core.config import Config, load_config
 from pipeline.poll.scheduler import Worker
 
@@ -39,7 +39,7 @@ def main() -> None:
         urls = [workload.steady_url(f) for f in range(options.feeds)]
         folder = Path(scratch)
         config = load_config(write_config(folder / "feeds.yaml", folder / "p.db", urls))
-        asyncio.run(Worker(config).run(once=True))  # 200s: the ETags are stored
+        eventloop.run(Worker(config).run(once=True))  # 200s: the ETags are stored
         if options.plain:
             rounds = [_unprofiled_round(config) for _ in range(options.plain)]
             print(" ".join(f"{1000 * cpu:.2f}" for cpu in rounds), "ms CPU per poll, unprofiled")
@@ -47,7 +47,7 @@ def main() -> None:
         profile = cProfile.Profile(time.process_time)  # CPU, not wall: the machine is shared
         cpu = time.process_time()
         profile.enable()
-        records = asyncio.run(Worker(config).run(once=True))
+        records = eventloop.run(Worker(config).run(once=True))
         profile.disable()
         cpu = time.process_time() - cpu
         plain = _unprofiled_round(config)
@@ -62,7 +62,7 @@ def _unprofiled_round(config: Config) -> float:
     from bench import steady
 
     Worker._poll_all_once = steady._timed(Worker._poll_all_once)  # type: ignore[method-assign]
-    asyncio.run(Worker(config).run(once=True))
+    eventloop.run(Worker(config).run(once=True))
     figures = steady._rounds[-1]
     return figures["cpu_seconds"] / max(figures["polls"], 1)
 

@@ -36,6 +36,8 @@ _ROWS: list[tuple[str, str, str, str, Goal, str | None]] = [
      None),
     ("peak PSS 20k articles, all (MB)", "peak_tree_pss_mb_20k", "{:.0f}", "<= 400",
      lambda v: v <= 400, None),
+    ("main process growth, 20k (KB/article)", "main_growth_kb_per_article_20k", "{:.2f}",
+     "<= 0.2", lambda v: v <= 0.2, None),
     ("scale: 304 round of 20,000 feeds (s)", "scale_round_seconds", "{:.1f}", "", None,
      "scale_round_floor_seconds"),
     ("scale round / its floor", "scale_ratio_to_floor", "{:.2f}", "<= 1.3", lambda v: v <= 1.3,

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipeline.core import eventloop
 from pipeline.core.config import load_config
 from pipeline.poll.scheduler import Worker
 
@@ -89,11 +90,11 @@ def main() -> None:
     database = config.database.removeprefix("sqlite:///")
     Worker._poll_all_once = _timed(Worker._poll_all_once)  # type: ignore[method-assign]
     for _round in range(options.rounds + 1):
-        asyncio.run(Worker(config).run(once=True))
+        eventloop.run(Worker(config).run(once=True))
     result: dict[str, Any] = {"rounds": _rounds, "outcomes": _outcomes(database)}
     if options.daemon_seconds > 0:
         worker = Worker(config)
-        result["daemon"] = asyncio.run(
+        result["daemon"] = eventloop.run(
             _daemon_round(worker, database, len(config.feeds), options.daemon_seconds)
         )
     print(json.dumps(result))

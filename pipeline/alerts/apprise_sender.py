@@ -21,9 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import apprise
-from apprise.result import AppriseResultStatus
-
 from pipeline.alerts.channels import SendResult, delivery_id
 from pipeline.core.config import AppriseChannel
 from pipeline.core.output import to_jsonable
@@ -88,6 +85,11 @@ def send_apprise(
     channel: AppriseChannel, flag: dict[str, Any], environ: Mapping[str, str] | None = None
 ) -> SendResult:
     """One flag to one Apprise channel (blocking: run it in a thread). Never raises."""
+    # Imported on the first alert: Apprise and its plugins are 15 MB in every daemon, most of
+    # which never send one.
+    import apprise
+    from apprise.result import AppriseResultStatus
+
     try:
         expanded = expand(channel.url, environ)
     except ChannelURLError as exc:
@@ -105,11 +107,11 @@ def send_apprise(
     status = getattr(result, "status", None)
     if status == AppriseResultStatus.SUCCESS:
         return SendResult(True)
-    return SendResult(False, None, _why(result, status, expanded))
-
-
-def _why(result: Any, status: Any, expanded: ExpandedURL) -> str:
     name = status.name.lower() if isinstance(status, AppriseResultStatus) else "failed"
+    return SendResult(False, None, _why(result, name, expanded))
+
+
+def _why(result: Any, name: str, expanded: ExpandedURL) -> str:
     messages = [entry.message for entry in result.logs() if entry.level in ("WARNING", "ERROR")]
     detail = "; ".join(dict.fromkeys(messages)) or "no detail from Apprise"
     return expanded.redact(f"apprise {name}: {detail}")[:ERROR_LENGTH]

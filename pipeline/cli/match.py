@@ -20,7 +20,6 @@ from pipeline.cli.render import Format, FormatOption, write
 from pipeline.core import output
 from pipeline.core.config import Config
 from pipeline.core.errors import ExtractionError, PipelineError
-from pipeline.extract.page import extract_page
 from pipeline.fetch.client import Fetcher
 from pipeline.match.explain import ExplainedOccurrence, explain
 from pipeline.match.matcher import Matcher
@@ -84,6 +83,8 @@ async def _fetched(config: Config, url: str) -> tuple[str, str]:
 
 
 def _extracted(body: bytes, url: str, content_type: str | None) -> tuple[str, str]:
+    from pipeline.extract.page import extract_page  # trafilatura: only when a page is read
+
     try:
         page = extract_page(body, url=url, content_type=content_type)
     except ExtractionError as exc:

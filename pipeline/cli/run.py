@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Annotated
 
 import typer
 
 from pipeline.cli.context import EXIT_FAILURE, fail, guard, session
+from pipeline.core import eventloop
+from pipeline.core.memory import return_freed_memory
 
 
 def run(
@@ -24,6 +25,7 @@ def run(
     from pipeline.poll.scheduler import Worker  # heavy imports: keep other commands fast
 
     config = session(ctx).config()
+    return_freed_memory()  # a long-running process: page bodies pass through it
     if metrics_port is not None:
         from pipeline.ops.metrics import serve_worker_metrics
 
@@ -32,7 +34,7 @@ def run(
         except OSError as exc:
             fail(f"cannot serve metrics on 127.0.0.1:{metrics_port}: {exc}", EXIT_FAILURE)
     worker = guard(lambda: Worker(config))  # opens the database: a bad schema is one line
-    guard(lambda: asyncio.run(worker.run(once=once)))
+    guard(lambda: eventloop.run(worker.run(once=once)))
     line = not_polled_line(worker.not_polled)  # never silently nothing: who holds what
     if line:
         print(f"run --once: {line}", file=sys.stderr)

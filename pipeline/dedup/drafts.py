@@ -23,7 +23,7 @@ from pipeline.core.records import (
 )
 from pipeline.core.urls import amp_variants_removed, canonicalize, canonicalize_or_none
 from pipeline.dedup.fingerprints import content_hash, entry_fingerprint, text_fingerprint
-from pipeline.extract.page import EXTRACTOR_VERSION
+from pipeline.extract.version import EXTRACTOR_VERSION
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,13 @@ def body_language(text: str, declared: str | None) -> str | None:
     return declared
 
 
+def load_model() -> None:
+    """Load py3langid's model now rather than on the first identification."""
+    from py3langid.langid import classify
+
+    classify("load")
+
+
 def identify(text: str) -> str | None:
     """py3langid's language code for a text, or None when it has too few letters."""
     if len(_LETTER.findall(text)) < MIN_LETTERS:

@@ -56,11 +56,11 @@ from pipeline.extract.chain import (
 from pipeline.extract.language import body_language
 from pipeline.extract.structured import StructuredData, read_structured
 from pipeline.extract.urdu_dates import urdu_dateline
+from pipeline.extract.version import EXTRACTOR_VERSION
 
 log = logging.getLogger(__name__)
 
 EXTRACTOR_NAME = "trafilatura"
-EXTRACTOR_VERSION: str = trafilatura.__version__
 # placeholders such as 0001-01-01 are not publication dates (htmldate's own lower bound)
 EARLIEST_DATE = datetime(1995, 1, 1, tzinfo=UTC)
 MIN_WORDS = 20  # fewer words than this is a teaser, a paywall or an error page, not an article

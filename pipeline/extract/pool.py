@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from pipeline.core.errors import ExtractionError
+from pipeline.core.memory import return_freed_memory
 from pipeline.core.records import ExtractedPage
 from pipeline.extract.lifeline import die_with_parent, parent_identity
-from pipeline.extract.page import extract_page
 
 PAGES_PER_WORKER = 500
+WARMUP_MODULE = "pipeline.extract.warmup"  # imported last by the forkserver
 _CURRENT = ".current"  # suffix of the file naming an object's current version
 
 Job = TypeVar("Job")
@@ -65,8 +66,10 @@ def warm(ref: WarmRef) -> object:
 
 
 def _start_worker(parent_pid: int, parent_started: str, folder: str) -> None:
-    """Pool initializer: die with the parent (issue 14), then load the current objects."""
+    """Pool initializer: die with the parent (issue 14), give freed page memory back, then
+    load the current objects."""
     die_with_parent(parent_pid, parent_started)
+    return_freed_memory()
     for current in Path(folder).glob(f"*{_CURRENT}"):
         name, digest = current.stem, current.read_text(encoding="ascii").strip()
         warm(WarmRef(name, digest, str(current.with_name(f"{name}.{digest}.pickle"))))
@@ -105,7 +108,8 @@ class PageExtractor:
         if self.workers == 0:
             return ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(self._preload)
+        # The warm-up comes last: it freezes the heap the job modules left behind.
+        context.set_forkserver_preload([*self._preload, WARMUP_MODULE])
         return ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=context,
@@ -133,6 +137,8 @@ class PageExtractor:
                 self._observe(time.perf_counter() - started)
 
     async def extract(self, body: bytes, *, url: str, content_type: str | None) -> ExtractedPage:
+        from pipeline.extract.page import extract_page  # the worker's import (see prepare_article)
+
         job = partial(extract_page, body, url=url, content_type=content_type)
         return await self.run(_call, job, url=url)
 

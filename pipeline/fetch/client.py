@@ -127,7 +127,8 @@ class Fetcher:
         seen: set[str] = set()
         redirects = 0
         while True:
-            key = str(target.copy_with(fragment=None))
+            # copy_with parses the URL again: only when there is a fragment to drop
+            key = str(target.copy_with(fragment=None) if target.fragment else target)
             if key in seen:
                 raise TooManyRedirectsError(f"redirect loop: {key} was reached twice")
             seen.add(key)

@@ -14,7 +14,6 @@ from pipeline.archive.compress import CompressedBody, compress_body
 from pipeline.core.errors import ExtractionError
 from pipeline.core.records import CandidateMatch, EntityMatch, ExtractedPage, FeedEntry, TextSource
 from pipeline.dedup.drafts import TextAnalysis, analysed_text, choose_text, draft_title
-from pipeline.extract.page import extract_page
 from pipeline.extract.pool import WarmRef, warm
 from pipeline.match.matcher import Matcher
 
@@ -42,6 +41,10 @@ class ArticleWork:
 
 def prepare_article(job: ArticleJob) -> ArticleWork:
     """Everything CPU-bound about one article (runs in a worker process)."""
+    # Imported here: the worker has it from the forkserver, and the process that only
+    # fetches and stores (which pickles this function by name) never loads trafilatura.
+    from pipeline.extract.page import extract_page
+
     compressed = compress_body(job.body) if job.archive and job.body is not None else None
     page, error = None, None
     if job.body is not None:
