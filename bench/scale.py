@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from bench.harness import PYTHON, Server, run_measured, write_config
+from bench.limit import cores
 from bench.workload import HOSTS, Workload
 
 SCALE_FEEDS = 20_000
-CORES = os.cpu_count() or 1
 PER_HOST = 8  # x 50 hosts = 400 requests in flight: 0.15 s x 20,000 / 400 = 7.5 s of latency
 
 # The deployment projected: Media Cloud's order of feeds, each polled hourly; 5% of polls
@@ -34,7 +33,7 @@ UTILISATION = 0.7  # busy share of a core we plan for (headroom for bursts and r
 
 def floor_seconds(feeds: int, latency: float, in_flight: int, cpu_ms_per_poll: float) -> float:
     """The round's floor: waiting for answers, or its CPU spread over every core."""
-    return max(latency * feeds / in_flight, cpu_ms_per_poll / 1000 * feeds / CORES)
+    return max(latency * feeds / in_flight, cpu_ms_per_poll / 1000 * feeds / cores())
 
 
 def run(

@@ -21,7 +21,6 @@ def _worker_state(_: object) -> dict[str, object]:
     from py3langid import langid
 
     return {
-        "pid_is_fresh": True,
         "model_loaded": langid.IDENTIFIER is not None,
         "locales": len(default_loader._loaded_locales),
         "frozen": gc.get_freeze_count(),
